@@ -1,0 +1,39 @@
+# portal-archive: the verbs the README and CI use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+DEMO_DATA ?= demo-data
+
+.PHONY: install demo test lint format bench clean
+
+# A virtual environment with the project installed (editable) and its dev tools.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/portal-archive --data-dir $(DEMO_DATA) demo
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/bench_crawl.py --out docs/benchmarks_crawl.md
+	$(PY) bench/bench_index.py --out docs/benchmarks_search.md
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache build *.egg-info

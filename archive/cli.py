@@ -1,0 +1,453 @@
+"""The ``portal-archive`` command.
+
+The CLI is the composition root: it wires the scraper, the archive and the search index
+together, and every command is a thin layer over importable functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from archive.config import ENV_ALLOW_PRIVATE, Config, truthy
+from archive.store import Archive, ArchiveError
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """Bad input: printed as one clear line, exit status 2."""
+
+
+# --- argument parsing ---------------------------------------------------------------------
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value.strip())
+        if m:
+            try:
+                return date(int(m[3]), int(m[2]), int(m[1]))
+            except ValueError:
+                pass
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="data directory (default: $PORTAL_ARCHIVE_DATA or the user data dir)")
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="SQLAlchemy database URL (default: $PORTAL_ARCHIVE_DB or SQLite "
+                             "in the data directory)")
+    registry = argparse.ArgumentParser(add_help=False)
+    registry.add_argument("--portals", default=argparse.SUPPRESS, metavar="DIR",
+                          help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS "
+                               "or scraper/portals)")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--portal", action="append", help="only this portal (repeatable)")
+    filters.add_argument("--topic", choices=("cchc", "dvhc"))
+    filters.add_argument("--from", dest="date_from", type=_date, metavar="DATE")
+    filters.add_argument("--to", dest="date_to", type=_date, metavar="DATE")
+
+    p = argparse.ArgumentParser(
+        prog="portal-archive", parents=[common],
+        description="Crawl, archive, search and export Vietnamese local-government portals.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("portals", parents=[common, registry], help="list registered portals")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("crawl", parents=[common, registry],
+                       help="crawl portals (slugs, 'all', or URLs of sites without a TOML)")
+    s.add_argument("targets", nargs="+", metavar="PORTAL|URL|all")
+    s.add_argument("--allow-private", action="store_true",
+                   help="allow private and loopback addresses (tests, the demo)")
+    s.add_argument("--no-index", action="store_true", help="do not update the search index")
+    s.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a Scrapy setting (highest precedence)")
+    s.add_argument("--quiet", action="store_true", help="only progress lines and the summary")
+
+    s = sub.add_parser("extract", parents=[common],
+                       help="print what the extractor sees in one saved page")
+    s.add_argument("file", type=Path)
+    s.add_argument("--url", required=True, help="the URL the page was fetched from")
+    s.add_argument("--family", help="software family (default: detect)")
+    s.add_argument("--json", action="store_true", help="print one JSON object (default)")
+
+    s = sub.add_parser("index", parents=[common], help="bring the search index up to date")
+    s.add_argument("--rebuild", action="store_true", help="re-index every article")
+
+    s = sub.add_parser("search", parents=[common, filters], help="search the archive")
+    s.add_argument("query", nargs="?", default="")
+    s.add_argument("--sort", choices=("relevance", "newest", "oldest"), default="relevance")
+    s.add_argument("--page", type=int, default=1)
+    s.add_argument("--limit", type=int, default=10, help="hits per page")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("export", parents=[common, filters], help="export articles")
+    s.add_argument("--query", "-q", default="", help="only articles matching this search")
+    s.add_argument("--format", "-f", choices=("jsonl", "csv"), required=True)
+    s.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
+
+    s = sub.add_parser("runs", parents=[common], help="recent crawl runs")
+    s.add_argument("--limit", type=int, default=20)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("samples", parents=[common], help="serve the sample portals")
+    s.add_argument("action", choices=("serve",))
+    s.add_argument("--port-base", type=int, default=8701)
+
+    s = sub.add_parser("demo", parents=[common],
+                       help="serve the sample portals, crawl, index, search and export them")
+    s.add_argument("--quiet", action="store_true")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return Config.resolve(getattr(args, "data_dir", None), getattr(args, "db", None))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def cmd_portals(args: argparse.Namespace) -> int:
+    from scraper import registry
+
+    entries = registry.load_all(getattr(args, "portals", None))
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries.values()], ensure_ascii=False, indent=2))
+        return 0
+    if not entries:
+        print(f"no portals in {registry.portals_dir(getattr(args, 'portals', None))}")
+        return 0
+    width = max(len(s) for s in entries)
+    for e in entries.values():
+        print(f"{e.slug:<{width}}  {e.family:<9} {e.unit}  {e.base_url}")
+    print(f"{len(entries)} portal(s) in {registry.portals_dir(getattr(args, 'portals', None))}")
+    return 0
+
+
+def run_crawls(config: Config, targets: Sequence[str], *, portals_dir: str | None,
+               allow_private: bool, settings_overrides: Sequence[str] = (),
+               quiet: bool = False, trigger: str = "cli") -> list[dict]:
+    """Crawl the given portal slugs / URLs in one Scrapy process; return their run records."""
+    from scraper import registry
+    from scraper.middlewares import check_url
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "scraper.settings")
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    entries = registry.load_all(portals_dir) if any("://" not in t for t in targets) else {}
+    jobs: list[dict] = []
+    for target in targets:
+        if target == "all":
+            jobs += [{"portal": slug} for slug in entries]
+        elif "://" in target or "." in target and target not in entries:
+            url = target if "://" in target else f"http://{target}"
+            reason = check_url(url, allow_private=allow_private)
+            if reason:
+                raise CliError(f"cannot crawl {target}: {reason}")
+            jobs.append({"url": url})
+        elif target in entries:
+            entry = entries[target]
+            for url in (*entry.start_urls, *entry.category_urls):
+                reason = check_url(url, allow_private=allow_private)
+                if reason:
+                    raise CliError(f"cannot crawl {target}: {url}: {reason}")
+            jobs.append({"portal": target})
+        else:
+            known = ", ".join(sorted(entries)) or "none"
+            raise CliError(f"unknown portal {target!r} (known: {known}; or give a URL)")
+    if not jobs:
+        raise CliError("nothing to crawl")
+
+    settings = get_project_settings()
+    settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
+    settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
+    settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
+    if allow_private:
+        settings.set("ALLOW_PRIVATE", True, priority="cmdline")
+    if quiet:
+        settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+        _progress_to_stderr()
+    for item in settings_overrides:
+        if "=" not in item:
+            raise CliError(f"-s {item!r}: expected NAME=VALUE")
+        key, value = item.split("=", 1)
+        settings.set(key, value, priority="cmdline")
+
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for job in jobs:
+        crawler = process.create_crawler("portal")
+        crawlers.append(crawler)
+        process.crawl(crawler, portals_dir=portals_dir, trigger=trigger, **job)
+    process.start()
+    run_ids = [c.stats.get_value("archive/run_id") for c in crawlers]
+    archive = Archive(config)
+    try:
+        runs = {r["id"]: r for r in archive.runs(limit=1000)}
+    finally:
+        archive.close()
+    return [runs[i] for i in run_ids if i in runs]
+
+
+def _progress_to_stderr() -> None:
+    log = logging.getLogger("portal")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(lambda r: r.getMessage().startswith("progress "))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def print_runs(runs: Sequence[dict]) -> None:
+    print(f"{'portal':<24} {'status':<10} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
+          f"{'invalid':>7} {'errors':>6} {'seconds':>8}")
+    for r in runs:
+        secs = ((r["finished_at"] - r["started_at"]).total_seconds()
+                if r["finished_at"] and r["started_at"] else 0)
+        print(f"{r['portal']:<24} {r['status']:<10} {r['pages']:>6} {r['new']:>5} "
+              f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
+              f"{secs:>8.1f}")
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    allow = args.allow_private or truthy(os.environ.get(ENV_ALLOW_PRIVATE))
+    started = time.perf_counter()
+    runs = run_crawls(config, args.targets, portals_dir=getattr(args, "portals", None),
+                      allow_private=allow, settings_overrides=args.set, quiet=args.quiet)
+    print()
+    print_runs(runs)
+    if not args.no_index:
+        report = update_index(config)
+        print(f"search index: {report.indexed} indexed, {report.deleted} removed, "
+              f"{report.unchanged} unchanged")
+    print(f"crawl finished in {time.perf_counter() - started:.1f}s")
+    return 0 if all(r["status"] == "finished" for r in runs) else 1
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from bs4 import UnicodeDammit
+
+    from scraper.extract import extract
+    from scraper.middlewares import SCHEMES
+
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    if not args.url.split("://", 1)[0] in SCHEMES:
+        raise CliError(f"--url {args.url!r}: expected an http(s) URL")
+    raw = args.file.read_bytes()
+    # A saved page carries its encoding in a meta tag (or not at all): let UnicodeDammit
+    # weigh the declared encodings, a BOM and UTF-8 before falling back.
+    dammit = UnicodeDammit(raw, ["utf-8", "windows-1258", "windows-1252"], is_html=True)
+    html = dammit.unicode_markup
+    if html is None:
+        raise CliError(f"{args.file}: cannot decode the page")
+    result = extract(html, args.url, family=args.family)
+    print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def update_index(config: Config, *, rebuild: bool = False, show_progress: bool = True):
+    from search.index import SearchIndex
+    from search.sync import print_progress, sync_index
+
+    archive = Archive(config)
+    try:
+        started = time.perf_counter()
+        progress = (lambda d, t: print_progress(d, t, started=started)) if show_progress else None
+        return sync_index(archive, SearchIndex(config.index_dir), rebuild=rebuild,
+                          progress=progress)
+    finally:
+        archive.close()
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    report = update_index(config_from(args), rebuild=args.rebuild)
+    print(f"{report.indexed} indexed, {report.deleted} removed, {report.unchanged} unchanged "
+          f"in {report.seconds:.1f}s")
+    return 0
+
+
+def _search(config: Config, query: str, args: argparse.Namespace, *, page: int = 1,
+            per_page: int = 10, facets: bool = True):
+    from search.index import SearchIndex
+    from search.query import search
+
+    archive = Archive(config)
+    try:
+        index = SearchIndex(config.index_dir)
+        return search(index, query, portal=args.portal, topic=args.topic,
+                      date_from=args.date_from, date_to=args.date_to,
+                      sort=getattr(args, "sort", "relevance"), page=page, per_page=per_page,
+                      text_for=lambda aid: archive.bodies([aid]).get(aid), facets=facets)
+    finally:
+        archive.close()
+
+
+def _terminal_snippet(snippet: str) -> str:
+    bold, reset = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("**", "**")
+    import html
+
+    return html.unescape(snippet.replace("<b>", bold).replace("</b>", reset))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    result = _search(config_from(args), args.query, args, page=args.page, per_page=args.limit)
+    if args.json:
+        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        return 0
+    print_search(result)
+    return 0
+
+
+def search_json(result) -> dict:
+    return {
+        "query": result.query, "total": result.total, "page": result.page,
+        "per_page": result.per_page, "facets": result.facets,
+        "hits": [{"id": h.id, "title": h.title, "portal": h.portal, "url": h.url,
+                  "published": h.published.isoformat() if h.published else None,
+                  "topics": list(h.topics), "score": h.score, "snippet": h.snippet}
+                 for h in result.hits],
+    }
+
+
+def print_search(result) -> None:
+    print(f"{result.total} result(s) for {result.query!r}")
+    first = (result.page - 1) * result.per_page
+    for i, h in enumerate(result.hits, first + 1):
+        when = h.published.isoformat()[:16].replace("T", " ") if h.published else "no date"
+        print(f"{i:>3}. {h.title}")
+        print(f"     {when} · {h.portal} · {', '.join(h.topics) or '-'}")
+        print(f"     {h.url}")
+        if h.snippet:
+            print(f"     {_terminal_snippet(h.snippet)}")
+    for name, counts in result.facets.items():
+        if counts:
+            pairs = ", ".join(f"{k} {v}" for k, v in counts.items())
+            print(f"  by {name}: {pairs}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from archive.export import write_export
+
+    config = config_from(args)
+    ids = None
+    if args.query:
+        ids = export_ids(config, args)
+    archive = Archive(config)
+    try:
+        records = archive.iter_articles(ids=ids, portals=args.portal, topic=args.topic,
+                                        date_from=args.date_from, date_to=args.date_to)
+
+        def progress(n: int) -> None:
+            sys.stderr.write(f"\rexported {n} articles ")
+            sys.stderr.flush()
+
+        if args.output == "-":
+            n = write_export(records, sys.stdout.buffer, args.format)
+        else:
+            out = Path(args.output)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(out.name + ".part")
+            with tmp.open("wb") as fh:
+                n = write_export(records, fh, args.format, progress=progress)
+            tmp.replace(out)
+            sys.stderr.write("\n")
+    finally:
+        archive.close()
+    print(f"{n} article(s) exported to {args.output}", file=sys.stderr)
+    return 0
+
+
+def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
+    """Ids of every article matching the query and filters, in relevance order."""
+    from search.index import SearchIndex
+    from search.query import search
+
+    index = SearchIndex(config.index_dir)
+    ids: list[str] = []
+    page = 1
+    while True:
+        result = search(index, args.query, portal=args.portal, topic=args.topic,
+                        date_from=args.date_from, date_to=args.date_to, page=page,
+                        per_page=1000, facets=False)
+        ids += [h.id for h in result.hits]
+        if len(ids) >= result.total or not result.hits:
+            return ids
+        page += 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    archive = Archive(config_from(args))
+    try:
+        runs = archive.runs(limit=args.limit)
+    finally:
+        archive.close()
+    if args.json:
+        print(json.dumps(runs, default=str, ensure_ascii=False, indent=2))
+    else:
+        print_runs(runs)
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from scraper.sample_portals import SampleWorld
+
+    with SampleWorld(port_base=args.port_base) as world:
+        for slug in world.portals:
+            print(f"{slug:<20} {world.base_url(slug)}/")
+        print("serving the sample portals; Ctrl-C stops", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from archive.demo import run_demo
+
+    return run_demo(config_from(args), quiet=args.quiet)
+
+
+COMMANDS = {
+    "portals": cmd_portals, "crawl": cmd_crawl, "extract": cmd_extract, "index": cmd_index,
+    "search": cmd_search, "export": cmd_export, "runs": cmd_runs, "samples": cmd_samples,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from scraper.registry import RegistryError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, ArchiveError, RegistryError) as exc:
+        print(f"portal-archive {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

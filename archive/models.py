@@ -1,0 +1,167 @@
+"""The archive's database schema (SQLAlchemy 2.0).
+
+Only ``archive/`` talks SQL; the CLI, the spider pipeline and the search index call the
+functions in :mod:`archive.store`.
+
+An article is identified by its canonical URL (``Article.id`` = portal slug + hash of it).
+Its content lives in ``ArticleVersion`` rows: a crawl that finds the same content only touches
+``last_seen``; a crawl that finds changed content adds a version and keeps the old one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Portal(Base):
+    __tablename__ = "portals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(300), default="")
+    base_url: Mapped[str] = mapped_column(String(500))
+    family: Mapped[str] = mapped_column(String(40), default="generic")
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    articles: Mapped[list[Article]] = relationship(back_populates="portal")
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(40), default="cli")
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    articles_new: Mapped[int] = mapped_column(Integer, default=0)
+    articles_updated: Mapped[int] = mapped_column(Integer, default=0)
+    articles_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    items_invalid: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    portal: Mapped[Portal] = relationship()
+
+
+class RawResponse(Base):
+    """One HTTP response as fetched. The gzip-compressed body is stored once per sha256
+    under ``<data>/raw/``; this row records the fetch (URL, status, headers, time)."""
+
+    __tablename__ = "raw_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"), index=True)
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version_count: Mapped[int] = mapped_column(Integer, default=1)
+
+    portal: Mapped[Portal] = relationship(back_populates="articles")
+    versions: Mapped[list[ArticleVersion]] = relationship(
+        back_populates="article", order_by="ArticleVersion.version"
+    )
+
+
+class ArticleUrl(Base):
+    """Every URL an article was reached by (tracking parameters, print views, aliases)."""
+
+    __tablename__ = "article_urls"
+
+    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), index=True)
+
+
+class ArticleVersion(Base):
+    __tablename__ = "article_versions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "version"),
+        Index("ix_versions_current", "is_current", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(40))  # ISO 8601, +07:00, or a date
+    published_day: Mapped[date | None] = mapped_column(Date, index=True)
+    author: Mapped[str | None] = mapped_column(Text)
+    views: Mapped[int | None] = mapped_column(Integer)
+    lead: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    topics: Mapped[list] = mapped_column(JSON, default=list)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+
+    article: Mapped[Article] = relationship(back_populates="versions")
+    attachments: Mapped[list[Attachment]] = relationship(
+        order_by="Attachment.position", cascade="all, delete-orphan"
+    )
+    doc_refs: Mapped[list[DocReference]] = relationship(
+        order_by="DocReference.position", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(Base):
+    """A file an article version links (a link for now; downloads come later)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+
+
+class DocReference(Base):
+    """A document number cited in an article version ("139/KH-UBND")."""
+
+    __tablename__ = "doc_references"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str | None] = mapped_column(String(60))
+    date: Mapped[date | None] = mapped_column(Date)
+    issuer: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,349 @@
+"""The archive's storage: database access and the raw-response store.
+
+Every other part of portal-archive reaches the database through :class:`Archive`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from archive.config import Config
+from archive.models import (
+    Article,
+    ArticleUrl,
+    ArticleVersion,
+    Attachment,
+    Base,
+    CrawlRun,
+    DocReference,
+    Portal,
+    RawResponse,
+)
+from archive.schema import ArticleItem
+
+
+class ArchiveError(Exception):
+    """A problem the user can act on (bad database URL, unreadable data directory)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RawStore:
+    """Content-addressed, gzip-compressed response bodies: ``raw/ab/<sha256>.gz``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / f"{sha256}.gz"
+
+    def put(self, body: bytes) -> str:
+        sha = hashlib.sha256(body).hexdigest()
+        target = self.path(sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename: a crash never leaves a truncated file under the final name.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(gzip.compress(body, compresslevel=6, mtime=0))
+            os.replace(tmp, target)
+        return sha
+
+    def get(self, sha256: str) -> bytes:
+        return gzip.decompress(self.path(sha256).read_bytes())
+
+
+@dataclass
+class ArticleRecord:
+    """The current version of one article, flattened for indexing and export."""
+
+    id: str
+    portal: str
+    unit: str
+    url: str
+    canonical_url: str
+    title: str
+    published: str | None
+    published_day: date | None
+    author: str | None
+    views: int | None
+    lead: str | None
+    body: str
+    topics: list[str]
+    attachments: list[dict] = field(default_factory=list)
+    doc_refs: list[dict] = field(default_factory=list)
+    fetched_at: datetime | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    version: int = 1
+    content_hash: str = ""
+
+    def as_dict(self) -> dict:
+        d = self.__dict__.copy()
+        for key in ("fetched_at", "first_seen", "last_seen", "published_day"):
+            if d[key] is not None:
+                d[key] = d[key].isoformat()
+        return d
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Archive:
+    """Database + raw store of one data directory."""
+
+    def __init__(self, config: Config):
+        self.config = config.ensure()
+        try:
+            self.engine: Engine = create_engine(config.db_url)
+        except (ArgumentError, ImportError) as exc:
+            raise ArchiveError(f"cannot use database URL {config.db_url!r}: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise ArchiveError(f"cannot open database {config.db_url!r}: {exc.orig}") from exc
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self.raw = RawStore(config.raw_dir)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.Session() as s, s.begin():
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- portals and runs -------------------------------------------------------------
+
+    def upsert_portal(self, slug: str, *, name: str, unit: str, base_url: str, family: str,
+                      config: dict | None = None) -> int:
+        with self.session() as s:
+            portal = s.scalar(select(Portal).where(Portal.slug == slug))
+            if portal is None:
+                portal = Portal(slug=slug, created_at=utcnow())
+                s.add(portal)
+            portal.name, portal.unit, portal.base_url, portal.family = name, unit, base_url, family
+            portal.config = config or {}
+            s.flush()
+            return portal.id
+
+    def start_run(self, portal_id: int, trigger: str = "cli") -> int:
+        with self.session() as s:
+            run = CrawlRun(portal_id=portal_id, trigger=trigger, started_at=utcnow())
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, *, status: str, counts: Counter, stats: dict) -> None:
+        with self.session() as s:
+            run = s.get(CrawlRun, run_id)
+            run.status = status
+            run.finished_at = utcnow()
+            run.pages = int(stats.get("response_received_count", 0))
+            run.articles_new = counts["new"]
+            run.articles_updated = counts["updated"]
+            run.articles_unchanged = counts["unchanged"]
+            run.items_invalid = counts["invalid"]
+            run.errors = int(stats.get("log_count/ERROR", 0)) + counts["invalid"]
+            run.stats = {k: _jsonable(v) for k, v in stats.items()}
+
+    def runs(self, limit: int = 20) -> list[dict]:
+        with self.session() as s:
+            rows = s.execute(
+                select(CrawlRun, Portal.slug).join(Portal).order_by(CrawlRun.id.desc()).limit(limit)
+            ).all()
+            return [
+                {"id": r.id, "portal": slug, "status": r.status, "trigger": r.trigger,
+                 "started_at": r.started_at, "finished_at": r.finished_at, "pages": r.pages,
+                 "new": r.articles_new, "updated": r.articles_updated,
+                 "unchanged": r.articles_unchanged, "invalid": r.items_invalid,
+                 "errors": r.errors}
+                for r, slug in rows
+            ]
+
+    # --- raw responses ----------------------------------------------------------------
+
+    def record_fetches(self, rows: Sequence[dict]) -> None:
+        """Bulk-insert fetch records (``url, status, headers, sha256, size, fetched_at``)."""
+        if rows:
+            with self.session() as s:
+                s.execute(RawResponse.__table__.insert(), list(rows))
+
+    # --- articles ---------------------------------------------------------------------
+
+    def store_articles(self, items: Iterable[ArticleItem], portal_id: int,
+                       run_id: int | None = None) -> Counter:
+        """Store a batch of validated items in one transaction.
+
+        New canonical URL → new article; same content → ``unchanged`` (last_seen and views
+        updated); changed content → a new version, the old one kept.
+        """
+        counts: Counter = Counter()
+        items = list(items)
+        if not items:
+            return counts
+        now = utcnow()
+        with self.session() as s:
+            urls = {u for it in items for u in (it.url, it.canonical_url)}
+            alias = dict(s.execute(select(ArticleUrl.url, ArticleUrl.article_id)
+                                   .where(ArticleUrl.url.in_(urls))).all())
+            for item in items:
+                aid = alias.get(item.canonical_url) or alias.get(item.url) or item.id
+                digest = item.content_hash()
+                article = s.get(Article, aid)
+                if article is None:
+                    article = Article(id=aid, portal_id=portal_id, canonical_url=item.canonical_url,
+                                      first_seen=now, last_seen=now, version_count=1)
+                    s.add(article)
+                    s.add(_version(item, aid, 1, digest, run_id))
+                    counts["new"] += 1
+                else:
+                    current = s.scalar(select(ArticleVersion).where(
+                        ArticleVersion.article_id == aid, ArticleVersion.is_current.is_(True)))
+                    article.last_seen = now
+                    if current is not None and current.content_hash == digest:
+                        current.views = item.views if item.views is not None else current.views
+                        counts["unchanged"] += 1
+                    else:
+                        if current is not None:
+                            current.is_current = False
+                        article.version_count += 1
+                        s.add(_version(item, aid, article.version_count, digest, run_id))
+                        counts["updated"] += 1
+                for u in {item.url, item.canonical_url}:
+                    if u not in alias:
+                        s.add(ArticleUrl(url=u, article_id=aid))
+                        alias[u] = aid
+                s.flush()
+        return counts
+
+    def article_hashes(self) -> dict[str, str]:
+        """id → content hash of the current version of every article."""
+        with self.session() as s:
+            return dict(s.execute(select(ArticleVersion.article_id, ArticleVersion.content_hash)
+                                  .where(ArticleVersion.is_current.is_(True))).all())
+
+    def iter_articles(self, *, ids: Iterable[str] | None = None, portals: Sequence[str] | None = None,
+                      topic: str | None = None, date_from: date | None = None,
+                      date_to: date | None = None, batch: int = 500) -> Iterator[ArticleRecord]:
+        """Stream current versions, oldest first, without loading them all in memory."""
+        stmt = (select(ArticleVersion, Article, Portal)
+                .join(Article, Article.id == ArticleVersion.article_id)
+                .join(Portal, Portal.id == Article.portal_id)
+                .where(ArticleVersion.is_current.is_(True))
+                .options(selectinload(ArticleVersion.attachments),
+                         selectinload(ArticleVersion.doc_refs))
+                .order_by(ArticleVersion.published_day, ArticleVersion.article_id))
+        if portals:
+            stmt = stmt.where(Portal.slug.in_(list(portals)))
+        if date_from:
+            stmt = stmt.where(ArticleVersion.published_day >= date_from)
+        if date_to:
+            stmt = stmt.where(ArticleVersion.published_day <= date_to)
+        id_list = list(ids) if ids is not None else None
+        chunks = ([id_list[i:i + batch] for i in range(0, len(id_list), batch)]
+                  if id_list is not None else [None])
+        with self.Session() as s:
+            for chunk in chunks:
+                q = stmt if chunk is None else stmt.where(ArticleVersion.article_id.in_(chunk))
+                for version, article, portal in s.execute(q.execution_options(yield_per=batch)):
+                    if topic and topic not in (version.topics or []):
+                        continue
+                    yield _record(version, article, portal)
+                s.expunge_all()
+
+    def bodies(self, ids: Sequence[str]) -> dict[str, str]:
+        with self.session() as s:
+            return dict(s.execute(select(ArticleVersion.article_id, ArticleVersion.body).where(
+                ArticleVersion.article_id.in_(list(ids)), ArticleVersion.is_current.is_(True))).all())
+
+    def versions(self, article_id: str) -> list[dict]:
+        with self.session() as s:
+            rows = s.scalars(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
+                             .order_by(ArticleVersion.version)).all()
+            return [{"version": v.version, "is_current": v.is_current, "title": v.title,
+                     "body": v.body, "fetched_at": v.fetched_at, "content_hash": v.content_hash}
+                    for v in rows]
+
+    def summary(self) -> dict:
+        """Counts for the end-of-job summary: articles per portal and per topic."""
+        with self.session() as s:
+            per_portal = dict(s.execute(
+                select(Portal.slug, func.count(Article.id)).join(Article, isouter=True)
+                .group_by(Portal.slug).order_by(Portal.slug)).all())
+            topics: Counter = Counter()
+            for (t,) in s.execute(select(ArticleVersion.topics)
+                                  .where(ArticleVersion.is_current.is_(True))):
+                topics.update(t or [])
+                if not t:
+                    topics["none"] += 1
+            versions = s.scalar(select(func.count(ArticleVersion.id))) or 0
+            raw = s.scalar(select(func.count(RawResponse.id))) or 0
+        return {"articles_per_portal": per_portal, "topics": dict(topics),
+                "articles": sum(per_portal.values()), "versions": versions, "fetches": raw}
+
+    def mark_all_current(self) -> None:  # pragma: no cover - maintenance helper
+        with self.session() as s:
+            s.execute(update(ArticleVersion).values(is_current=True))
+
+
+def _version(item: ArticleItem, aid: str, number: int, digest: str, run_id: int | None
+             ) -> ArticleVersion:
+    published = item.published
+    day = published.date() if isinstance(published, datetime) else published
+    return ArticleVersion(
+        article_id=aid, version=number, is_current=True, content_hash=digest, url=item.url,
+        title=item.title, published=published.isoformat() if published else None,
+        published_day=day, author=item.author, views=item.views, lead=item.lead,
+        body=item.body, topics=list(item.topics), fetched_at=item.fetched_at,
+        raw_sha256=item.raw_sha256, crawl_run_id=run_id or item.crawl_run_id,
+        attachments=[Attachment(position=i, url=a.url, title=a.title)
+                     for i, a in enumerate(item.attachments)],
+        doc_refs=[DocReference(position=i, number=r.number, kind=r.kind, date=r.date,
+                               issuer=r.issuer) for i, r in enumerate(item.doc_refs)],
+    )
+
+
+def _record(v: ArticleVersion, a: Article, p: Portal) -> ArticleRecord:
+    return ArticleRecord(
+        id=a.id, portal=p.slug, unit=p.unit, url=v.url, canonical_url=a.canonical_url,
+        title=v.title, published=v.published, published_day=v.published_day, author=v.author,
+        views=v.views, lead=v.lead, body=v.body, topics=list(v.topics or []),
+        attachments=[{"url": x.url, "title": x.title} for x in v.attachments],
+        doc_refs=[{"number": r.number, "kind": r.kind,
+                   "date": r.date.isoformat() if r.date else None, "issuer": r.issuer}
+                  for r in v.doc_refs],
+        fetched_at=v.fetched_at, first_seen=a.first_seen, last_seen=a.last_seen,
+        version=v.version, content_hash=v.content_hash,
+    )
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,376 @@
+"""Benchmark the search index: indexing speed, analyzer speed, search latency.
+
+    .venv/bin/python bench/bench_index.py [--articles N] [--runs 3] [--out docs/benchmarks_search.md]
+
+Measures in ONE run, on the same deterministic corpus (~600-word Vietnamese-like articles
+generated from the vocabulary of /work/shared/samples/seeds):
+
+a) articles/s into Whoosh with search.index.SearchIndex (our analyzer and writer setup),
+   plus a naive Whoosh baseline (StandardAnalyzer + accent folding, one writer, one commit);
+b) articles/s into SQLite FTS5 (unicode61 remove_diacritics 2, one transaction), and the ratio;
+c) the analyzer alone (tokens/s, articles/s), and the naive analyzer for comparison;
+d) median and p95 search latency per query kind (facets on, highlights on the top 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from archive.text import clean  # noqa: E402
+from search.analysis import VietnameseAnalyzer  # noqa: E402
+from search.index import VN_TZ, IndexDoc, SearchIndex  # noqa: E402
+from search.query import search  # noqa: E402
+
+SEEDS = Path(os.environ.get("PORTAL_ARCHIVE_SEEDS", "/work/shared/samples/seeds"))
+PORTALS = [
+    "quan-thanh-xuan",
+    "huyen-phu-loc",
+    "quan-hai-ba-trung",
+    "thi-tran-tan-minh",
+    "quan-cau-giay",
+    "huyen-dong-anh",
+    "tinh-ha-tinh",
+    "tinh-nghe-an",
+    "phuong-quang-trung",
+    "xa-tan-lap",
+    "huyen-huong-son",
+    "thanh-pho-vinh",
+]
+DOC_TYPES = ["KH", "QĐ", "NQ", "TB", "CT", "BC", "HD"]
+ISSUERS = ["UBND", "HĐND", "CP", "VP", "BNV", "TTg"]
+
+
+# --- corpus ------------------------------------------------------------------------------------
+
+
+def _seed_words() -> list[list[str]]:
+    sentences: list[list[str]] = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = clean(line)
+            if len(line) > 60:  # prose, not menus
+                sentences.append(line.split())
+    if not sentences:
+        raise SystemExit(f"no seed texts in {SEEDS}")
+    return sentences
+
+
+class Corpus:
+    """Deterministic articles from a word-bigram chain over the seed texts."""
+
+    def __init__(self, seed: int = 20240329) -> None:
+        self.rng = random.Random(seed)
+        self.chain: dict[str, list[str]] = defaultdict(list)
+        self.starts: list[str] = []
+        for words in _seed_words():
+            self.starts.append(words[0])
+            for a, b in zip(words, words[1:], strict=False):
+                self.chain[a].append(b)
+
+    def sentence(self, n: int) -> str:
+        rng = self.rng
+        word = rng.choice(self.starts)
+        out = [word]
+        while len(out) < n:
+            nxt = self.chain.get(word)
+            word = rng.choice(nxt) if nxt else rng.choice(self.starts)
+            out.append(word)
+        return " ".join(out)
+
+    def doc_number(self) -> str:
+        rng = self.rng
+        n = rng.randint(1, 6000)
+        kind = rng.random()
+        if kind < 0.15:
+            return f"{n:02d}/{rng.randint(2015, 2025)}/{rng.choice(['QĐ', 'NQ'])}-UBND"
+        if kind < 0.22:
+            return f"{rng.randint(1, 60)}-{rng.choice(['NQ', 'KL', 'CT'])}/TW"
+        return f"{n}/{rng.choice(DOC_TYPES)}-{rng.choice(ISSUERS)}"
+
+    def article(self, i: int) -> tuple[IndexDoc, str]:
+        rng = self.rng
+        numbers: list[str] = []
+        paragraphs = []
+        words = 0
+        target = rng.randint(540, 660)
+        while words < target:
+            n = rng.randint(40, 110)
+            para = self.sentence(n)
+            if rng.random() < 0.35:
+                num = self.doc_number()
+                numbers.append(num)
+                para += f" theo Kế hoạch số {num} ngày {rng.randint(1, 28)}/{rng.randint(1, 12)}"
+            paragraphs.append(para)
+            words += n
+        day = date(2017, 1, 1) + timedelta(days=rng.randint(0, 3100))
+        published: datetime | date
+        if rng.random() < 0.8:
+            published = datetime(
+                day.year, day.month, day.day, rng.randint(7, 18), rng.randint(0, 59), tzinfo=VN_TZ
+            )
+        else:
+            published = day
+        topics = rng.choice([["cchc"], ["dvhc"], ["cchc", "dvhc"], []])
+        portal = rng.choice(PORTALS)
+        doc = IndexDoc(
+            id=f"{portal}-{i:012x}",
+            portal=portal,
+            unit=portal.replace("-", " "),
+            title=self.sentence(rng.randint(9, 16)),
+            lead=self.sentence(rng.randint(25, 40)),
+            body="\n".join(paragraphs),
+            published=published,
+            topics=topics,
+            doc_numbers=numbers,
+            url=f"https://{portal}.example.gov.vn/tin-tuc/{i}.html",
+            content_hash=f"{rng.getrandbits(64):016x}",
+        )
+        return doc, doc.body
+
+
+def make_corpus(n: int) -> list[IndexDoc]:
+    corpus = Corpus()
+    return [corpus.article(i)[0] for i in range(n)]
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_whoosh(docs: list[IndexDoc], runs: int, **kwargs: int) -> tuple[float, Path]:
+    """Median articles/s; returns the last index directory (kept for the search benchmark)."""
+    rates = []
+    keep: Path | None = None
+    for _ in range(runs):
+        if keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
+        keep = Path(tempfile.mkdtemp(prefix="bench-whoosh-"))
+        ix = SearchIndex(keep, **kwargs)
+        secs = timed(lambda ix=ix: ix.update(docs))
+        assert ix.doc_count() == len(docs), (ix.doc_count(), len(docs))
+        ix.close()
+        rates.append(len(docs) / secs)
+    assert keep is not None
+    return statistics.median(rates), keep
+
+
+def naive_analyzer():  # noqa: ANN201 - Whoosh analyzer
+    from whoosh.analysis import CharsetFilter, StandardAnalyzer
+    from whoosh.support.charset import accent_map
+
+    return StandardAnalyzer(stoplist=None, minsize=1) | CharsetFilter(accent_map)
+
+
+def bench_whoosh_naive(docs: list[IndexDoc]) -> float:
+    from whoosh import index as wi
+    from whoosh.fields import ID, STORED, TEXT, Schema
+
+    path = Path(tempfile.mkdtemp(prefix="bench-naive-"))
+    try:
+        ana = naive_analyzer()
+        schema = Schema(
+            id=ID(stored=True, unique=True),
+            title=TEXT(analyzer=ana, stored=True, field_boost=2.0),
+            body=TEXT(analyzer=ana),
+            portal=ID(stored=True),
+            url=STORED(),
+        )
+        ix = wi.create_in(str(path), schema)
+
+        def run() -> None:
+            w = ix.writer()
+            for d in docs:
+                w.add_document(
+                    id=d.id,
+                    title=d.title,
+                    body=(d.lead or "") + "\n" + d.body,
+                    portal=d.portal,
+                    url=d.url,
+                )
+            w.commit()
+
+        return len(docs) / timed(run)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def bench_fts5(docs: list[IndexDoc], runs: int) -> float:
+    rates = []
+    for _ in range(runs):
+        path = Path(tempfile.mkdtemp(prefix="bench-fts5-")) / "fts.sqlite3"
+        con = sqlite3.connect(path)
+        con.execute(
+            "CREATE VIRTUAL TABLE articles USING fts5(id UNINDEXED, title, body, portal UNINDEXED,"
+            ' tokenize="unicode61 remove_diacritics 2")'
+        )
+
+        def run(con: sqlite3.Connection = con) -> None:
+            with con:
+                con.executemany(
+                    "INSERT INTO articles VALUES (?, ?, ?, ?)",
+                    ((d.id, d.title, (d.lead or "") + "\n" + d.body, d.portal) for d in docs),
+                )
+
+        rates.append(len(docs) / timed(run))
+        (count,) = con.execute("SELECT count(*) FROM articles").fetchone()
+        assert count == len(docs)
+        con.close()
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return statistics.median(rates)
+
+
+def bench_analyzer(docs: list[IndexDoc], analyzer: object, runs: int) -> tuple[float, float]:
+    """(tokens/s, articles/s) for the analyzer alone, as indexing calls it (positions on)."""
+    texts = [(d.lead or "") + "\n" + d.body for d in docs]
+    best: list[tuple[float, float]] = []
+    for _ in range(runs):
+        count = 0
+
+        def run() -> None:
+            nonlocal count
+            for text in texts:
+                for _t in analyzer(text, positions=True):  # type: ignore[operator]
+                    count += 1
+
+        secs = timed(run)
+        best.append((count / secs, len(texts) / secs))
+    return statistics.median(b[0] for b in best), statistics.median(b[1] for b in best)
+
+
+QUERIES: list[tuple[str, str, dict[str, object]]] = [
+    ("one term", "tuyên", {}),
+    ("three terms AND", "cải cách thủ tục", {}),
+    ("phrase, 3 syllables", '"sắp xếp đơn"', {}),
+    ("phrase, no diacritics", '"cai cach hanh chinh"', {}),
+    ("document number", "{docnum}", {}),
+    ("date range + term", "tuyên truyền", {"date_from": date(2020, 1, 1), "date_to": date(2021, 6, 30)}),
+    ("date range only", "", {"date_from": date(2022, 1, 1), "date_to": date(2022, 12, 31)}),
+]
+
+
+def bench_search(
+    path: Path, docs: list[IndexDoc], repeats: int
+) -> list[tuple[str, str, int, float, float]]:
+    bodies = {d.id: d.body for d in docs}
+    docnum = next(n for d in docs for n in d.doc_numbers if "/KH-UBND" in n)
+    ix = SearchIndex(path)
+    out = []
+    for name, q, kw in QUERIES:
+        q = q.replace("{docnum}", docnum)
+        times = []
+        total = 0
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            res = search(ix, q, text_for=bodies.get, facets=True, per_page=10, **kw)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - t0) * 1000)
+            total = res.total
+        times.sort()
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        out.append((name, q, total, statistics.median(times), p95))
+    ix.close()
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--articles", type=int, default=3000)
+    ap.add_argument("--runs", type=int, default=3, help="runs per indexing measurement (median)")
+    ap.add_argument("--search-repeats", type=int, default=15)
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive Whoosh baseline")
+    ap.add_argument("--procs", type=int, default=None, help="override SearchIndex procs")
+    ap.add_argument("--out", type=Path, default=None, help="write a markdown section here")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    docs = make_corpus(args.articles)
+    words = statistics.mean(len(((d.lead or "") + " " + d.body).split()) for d in docs)
+    print(f"corpus: {len(docs)} articles, {words:.0f} words each on average", flush=True)
+
+    ana_tok, ana_art = bench_analyzer(docs, VietnameseAnalyzer(), args.runs)
+    naive_tok, naive_art = bench_analyzer(docs, naive_analyzer(), 1)
+    print(f"analyzer: {ana_tok:,.0f} tokens/s ({ana_art:,.0f} articles/s); "
+          f"naive {naive_tok:,.0f} tokens/s", flush=True)
+
+    fts = bench_fts5(docs, args.runs)
+    print(f"FTS5: {fts:,.0f} articles/s", flush=True)
+    kwargs = {} if args.procs is None else {"procs": args.procs}
+    whoosh_rate, path = bench_whoosh(docs, args.runs, **kwargs)
+    print(f"Whoosh (ours): {whoosh_rate:,.0f} articles/s", flush=True)
+    naive = None if args.no_naive else bench_whoosh_naive(docs)
+    if naive:
+        print(f"Whoosh (naive): {naive:,.0f} articles/s", flush=True)
+    size_mb = sum(f.stat().st_size for f in path.iterdir()) / 1e6
+    rows = bench_search(path, docs, args.search_repeats)
+    shutil.rmtree(path, ignore_errors=True)
+    elapsed = time.perf_counter() - t_start
+
+    cmd = "python bench/bench_index.py" + "".join(
+        f" {a}" for a in (argv if argv is not None else sys.argv[1:])
+    )
+    lines = [
+        "## Search index (Whoosh) benchmark",
+        "",
+        f"Command: `.venv/bin/{cmd}` — {len(docs):,} generated articles "
+        f"(~{words:.0f} words, from the seed vocabulary), medians of {args.runs} runs, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, total {elapsed:.0f} s.",
+        "",
+        "| indexing | articles/s |",
+        "|---|---|",
+        f"| Whoosh, `VietnameseAnalyzer` + SearchIndex writer setup | {whoosh_rate:,.0f} |",
+    ]
+    if naive:
+        lines.append(f"| Whoosh, naive (StandardAnalyzer + accent_map, 1 process, 1 commit) | {naive:,.0f} |")
+    lines += [
+        f"| SQLite FTS5 (unicode61 remove_diacritics 2, one transaction) | {fts:,.0f} |",
+        f"| **ratio Whoosh (ours) / FTS5** | **{whoosh_rate / fts:.2f}** |",
+        "",
+        f"Index size: {size_mb:.1f} MB for {len(docs):,} articles.",
+        "",
+        "| analyzer alone (positions on) | tokens/s | articles/s |",
+        "|---|---|---|",
+        f"| `VietnameseAnalyzer` (folded + exact forms, document numbers) | {ana_tok:,.0f} | {ana_art:,.0f} |",
+        f"| naive StandardAnalyzer + CharsetFilter(accent_map) | {naive_tok:,.0f} | {naive_art:,.0f} |",
+        "",
+        f"| search ({args.search_repeats} repeats, facets + highlights on top 10) | query | hits | p50 ms | p95 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for name, q, total, p50, p95 in rows:
+        lines.append(f"| {name} | `{q or '(empty)'}` | {total} | {p50:.1f} | {p95:.1f} |")
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Crawl extensions."""
+
+from __future__ import annotations
+
+import time
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+
+class CrawlProgress:
+    """Logs one progress line per interval: pages, articles stored, errors and the rate."""
+
+    def __init__(self, crawler: Crawler, interval: float):
+        self.crawler = crawler
+        self.interval = interval
+        self.started = time.monotonic()
+        self.loop: task.LoopingCall | None = None
+        crawler.signals.connect(self.opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
+        interval = crawler.settings.getfloat("PROGRESS_INTERVAL", 5.0)
+        if interval <= 0:
+            raise NotConfigured
+        return cls(crawler, interval)
+
+    def opened(self, spider) -> None:
+        self.started = time.monotonic()
+        self.loop = task.LoopingCall(self.report, spider)
+        self.loop.start(self.interval, now=False)
+
+    def report(self, spider) -> None:
+        s = self.crawler.stats
+        pages = s.get_value("response_received_count", 0)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        pending = len(getattr(self.crawler.engine, "slot", None).scheduler) if getattr(
+            self.crawler.engine, "slot", None) else 0
+        eta = f", ~{pending / (pages / elapsed):.0f}s left in queue" if pages and pending else ""
+        spider.logger.info(
+            "progress %s: %d pages (%.1f/s), %d articles (%d new), %d invalid, %d errors, "
+            "%d queued%s", spider.entry.slug, pages, pages / elapsed,
+            s.get_value("item_scraped_count", 0), s.get_value("archive/new", 0),
+            s.get_value("item/invalid", 0), s.get_value("log_count/ERROR", 0), pending, eta)
+
+    def closed(self, spider) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()

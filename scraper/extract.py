@@ -1,0 +1,505 @@
+"""Page understanding: what one fetched page is, and the article it carries.
+
+``extract(html, url)`` classifies a page (article, listing, not_found, other) and pulls out
+the article's fields. It parses with lxml (about 20x faster than BeautifulSoup on whole
+pages, see shared/PERFORMANCE.md). Family selectors come first; generic extraction fills
+whatever they miss, so an unknown layout still works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import lxml.html
+from lxml import etree
+from w3lib.url import url_query_cleaner
+
+from archive.dates import date_from_url, parse_date_text, parse_iso, to_iso
+from archive.docrefs import extract_doc_refs
+from archive.text import clean
+from archive.topics import classify
+from scraper.platforms import Platform, detect_family, get_platform
+
+# --- vocabularies (data, apart from the logic) --------------------------------------------
+
+#: Query parameters that only track the visitor; removed from every URL.
+TRACKING_PARAMS = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "fbclid", "gclid",
+    "zarsrc", "zalo_source", "_gl", "ref", "share",
+)
+#: Block-level tags: text inside them is its own paragraph.
+BLOCK_TAGS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table thead tbody blockquote section article "
+    "header footer pre figure figcaption dd dt dl hr address center form".split()
+)
+#: Never text.
+DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "object", "embed",
+             "button", "select", "input", "textarea", "nav")
+#: class/id fragments of boilerplate blocks (generic extraction and body clean-up).
+BOILERPLATE = re.compile(
+    r"menu|navbar|navigation|breadcrumb|footer|header|sidebar|banner|hotline|counter|"
+    r"thong-?ke|statistic|poll|binh-?chon|vote|comment|binh-?luan|related|tin-?khac|"
+    r"other-?news|tin-?lien-?quan|share|social|print-?action|tags?-?list|pagination|pager",
+    re.I,
+)
+#: Headings that start a related-news list inside an article container.
+RELATED_HEADINGS = re.compile(
+    r"^(các tin khác|tin liên quan|các tin liên quan|tin khác|bài viết liên quan|"
+    r"những tin mới hơn|những tin cũ hơn|tin cùng chuyên mục|xem thêm)\s*:?$", re.I
+)
+#: Texts of soft-404 pages (served with status 200).
+SOFT_404 = re.compile(
+    r"không tìm thấy|tài nguyên không được tìm thấy|trang (bạn )?(yêu cầu|tìm) không tồn tại|"
+    r"page not found|404 not found|bài viết không tồn tại|nội dung không tồn tại", re.I
+)
+VIEWS = re.compile(r"(?:lượt xem|lượt đọc|số lượt xem|view count|views?)\s*:?\s*([\d.,]+)", re.I)
+ATTACHMENT_EXT = re.compile(
+    r"\.(pdf|docx?|xlsx?|odt|ods|rtf|zip|rar|7z|pptx?)(?:$|[?#/])", re.I
+)
+ATTACHMENT_PATH = re.compile(r"/documents/\d+/|[?&]download(=|&|$)|/DownloadFile|/file/download", re.I)
+#: Title suffixes that name the site, not the article.
+TITLE_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+(cổng|trang) (thông tin|giao tiếp).*$", re.I)
+PARAGRAPH_END = re.compile(r"[.!?…:;”\"')\]]\s*(/\.)?$")
+
+
+@dataclass
+class Extraction:
+    """What the extractor sees in one page (the ``extract --json`` object)."""
+
+    kind: str
+    url: str
+    canonical_url: str
+    title: str | None = None
+    published: datetime | date | None = None
+    author: str | None = None
+    views: int | None = None
+    lead: str | None = None
+    body: str = ""
+    attachments: list[dict] = field(default_factory=list)
+    doc_refs: list[dict] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    family: str = "generic"
+    #: Links the crawler may follow: article pages and listing pagination.
+    article_links: list[str] = field(default_factory=list)
+    page_links: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind, "url": self.url, "canonical_url": self.canonical_url,
+            "title": self.title, "published": to_iso(self.published), "author": self.author,
+            "views": self.views, "lead": self.lead, "body": self.body,
+            "attachments": self.attachments, "doc_refs": self.doc_refs, "topics": self.topics,
+        }
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+def clean_url(url: str) -> str:
+    """Drop the fragment and tracking parameters; keep everything else as is."""
+    url = url_query_cleaner(url, TRACKING_PARAMS, remove=True, keep_fragments=False)
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def _abs(base: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if href.startswith(("javascript:", "mailto:", "tel:", "#", "data:")):
+        return None
+    return urljoin(base, href)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+def block_paragraphs(el: lxml.html.HtmlElement) -> list[str]:
+    """The element's text as paragraphs: one per block element, inline text joined."""
+    out: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        text = clean("".join(buf))
+        if text:
+            out.append(text)
+        buf.clear()
+
+    def walk(node: lxml.html.HtmlElement) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        block = tag in BLOCK_TAGS
+        if block:
+            flush()
+        if node.text and tag:
+            buf.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                buf.append(child.tail)
+        if block:
+            flush()
+
+    walk(el)
+    flush()
+    return out
+
+
+def _text(el: lxml.html.HtmlElement | None) -> str:
+    return clean(" ".join(el.itertext())) if el is not None else ""
+
+
+def _strip(tree: lxml.html.HtmlElement) -> None:
+    etree.strip_elements(tree, *DROP_TAGS, etree.Comment, etree.ProcessingInstruction,
+                         with_tail=False)
+
+
+# --- the extractor ------------------------------------------------------------------------
+
+def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
+    if isinstance(html, bytes):
+        return lxml.html.document_fromstring(html)
+    # lxml refuses str with an XML encoding declaration; strip it.
+    html = re.sub(r"^\s*<\?xml[^>]*>", "", html)
+    return lxml.html.document_fromstring(html or "<html></html>")
+
+
+def extract(html: str | bytes, url: str, *, family: str | None = None,
+            platform: Platform | None = None, status: int = 200) -> Extraction:
+    """Classify a page and extract its article. ``family`` None → detect it from markers."""
+    if platform is None:
+        if family is None:
+            sample = html[:200_000] if isinstance(html, str) else html[:200_000].decode(
+                "utf-8", "replace")
+            family = detect_family(sample, url)
+        platform = get_platform(family)
+    tree = parse_html(html)
+    tree.make_links_absolute(url, resolve_base_href=True, handle_failures="discard")
+    _strip(tree)
+    url = clean_url(url)
+    result = Extraction(kind="other", url=url, canonical_url=_canonical(tree, url),
+                        family=platform.name)
+    result.article_links, result.page_links = _links(tree, url, platform)
+
+    title_el = _first(platform.select(tree, "title"))
+    title = _text(title_el) or _meta(tree, "og:title") or _h1(tree) or _doc_title(tree)
+    result.title = TITLE_SITE_SUFFIX.sub("", title).strip() or None
+
+    if status == 404 or _is_soft_404(tree, result.title):
+        result.kind = "not_found"
+        return result
+
+    container = _first(platform.select(tree, "body"))
+    article_url = platform.is_article_url(url)
+    if container is None and article_url is not False:
+        container = _generic_container(tree)
+    if container is None or (article_url is False and title_el is None):
+        result.kind = "listing" if _looks_like_listing(tree, url, result) else "other"
+        return result
+
+    _fill_article(result, tree, container, platform)
+    if not result.body or not result.title:
+        result.kind = "listing" if _looks_like_listing(tree, url, result) else "other"
+        return result
+    if title_el is None and article_url is None and not _generic_article(result):
+        result.kind = "listing" if _looks_like_listing(tree, url, result) else "other"
+        return result
+    result.kind = "article"
+    return platform.post_process(result, tree)
+
+
+def _fill_article(result: Extraction, tree: lxml.html.HtmlElement,
+                  container: lxml.html.HtmlElement, platform: Platform) -> None:
+    # Date and views come from the page's own date element first (not the first date in
+    # the text: bodies are full of dates of cited documents).
+    date_el = _first(platform.select(tree, "date"))
+    published = parse_date_text(_text(date_el)) if date_el is not None else None
+    if published is None:
+        published = _structured_date(tree)
+    if published is None:
+        published = _generic_date(tree, container)
+    if published is None:
+        published = date_from_url(result.url)
+    result.published = published
+
+    for el in platform.select(tree, "views") or ([date_el] if date_el is not None else []):
+        m = VIEWS.search(_text(el))
+        if m:
+            result.views = int(re.sub(r"[.,]", "", m.group(1)))
+            break
+
+    # Attachments from download panels outside the body, and links inside it.
+    attachments: dict[str, str] = {}
+    for panel in platform.select(tree, "attachments"):
+        _collect_attachments(panel, attachments)
+    _collect_attachments(container, attachments)
+
+    lead_el = _first(platform.select(tree, "lead"))
+    lead = _text(lead_el) or None
+    if lead_el is not None and _inside(lead_el, container):
+        lead_el.drop_tree()
+
+    author_el = _first(platform.select(tree, "author"))
+    author = None
+    if author_el is not None:
+        author = _text(author_el) or None
+        if author:
+            author = re.sub(r"^(tác giả( bài viết)?|tin, ảnh|người viết)\s*:\s*", "", author,
+                            flags=re.I) or None
+        if _inside(author_el, container):
+            author_el.drop_tree()
+
+    for el in platform.select(container, "remove"):
+        el.drop_tree()
+    _drop_boilerplate(container)
+
+    paragraphs = block_paragraphs(container)
+    paragraphs = _cut_related(paragraphs)
+    # A right-aligned last line or a short line without final punctuation is the byline.
+    byline = _trailing_byline(container, paragraphs)
+    if byline:
+        paragraphs = paragraphs[:-1]
+        author = author or byline
+    if lead and paragraphs and _same_start(paragraphs[0], lead):
+        paragraphs = paragraphs[1:]
+    body_parts = ([lead] if lead else []) + paragraphs
+    result.lead = lead
+    result.author = author
+    result.body = "\n\n".join(body_parts)
+    result.attachments = [{"url": u, "title": t} for u, t in attachments.items()]
+    year = published.year if published else None
+    text = result.body
+    result.doc_refs = [
+        {"number": r.number, "kind": r.kind, "date": r.date.isoformat() if r.date else None,
+         "issuer": r.issuer}
+        for r in extract_doc_refs(text, default_year=year)
+    ]
+    result.topics = classify(result.title or "", lead, "\n".join(paragraphs))
+
+
+def _first(items: list) -> lxml.html.HtmlElement | None:
+    return items[0] if items else None
+
+
+def _inside(el: lxml.html.HtmlElement, container: lxml.html.HtmlElement) -> bool:
+    return any(a is container for a in el.iterancestors())
+
+
+def _same_start(a: str, b: str) -> bool:
+    n = min(len(a), len(b), 80)
+    return n > 20 and a[:n] == b[:n]
+
+
+def _meta(tree: lxml.html.HtmlElement, prop: str) -> str:
+    for el in tree.xpath("//meta[@property=$p or @name=$p]", p=prop):
+        content = clean(el.get("content") or "")
+        if content:
+            return content
+    return ""
+
+
+def _h1(tree: lxml.html.HtmlElement) -> str:
+    for el in tree.iter("h1"):
+        text = _text(el)
+        if text and len(text) > 10:
+            return text
+    return ""
+
+
+def _doc_title(tree: lxml.html.HtmlElement) -> str:
+    el = tree.find(".//title")
+    return _text(el)
+
+
+def _canonical(tree: lxml.html.HtmlElement, url: str) -> str:
+    for el in tree.xpath("//link[@rel='canonical'][@href]"):
+        href = _abs(url, el.get("href"))
+        if href and href.startswith(("http://", "https://")):
+            return clean_url(href)
+    og = _meta(tree, "og:url")
+    if og.startswith(("http://", "https://")):
+        return clean_url(og)
+    return url
+
+
+def _is_soft_404(tree: lxml.html.HtmlElement, title: str | None) -> bool:
+    body = tree.find("body")
+    if title and SOFT_404.search(title):
+        return True
+    if body is None:
+        return True
+    # Only a short main text counts: a long article may quote "không tìm thấy".
+    for el in tree.xpath("//h1|//h2|//h3|//*[contains(@class,'error') or contains(@class,'404')"
+                         " or contains(@class,'not-found') or contains(@class,'status')]"):
+        text = _text(el)
+        if text and len(text) < 120 and SOFT_404.search(text):
+            return True
+    return False
+
+
+def _collect_attachments(root: lxml.html.HtmlElement, found: dict[str, str]) -> None:
+    for a in root.iter("a"):
+        href = a.get("href")
+        if not href or not href.startswith(("http://", "https://")):
+            continue
+        if ATTACHMENT_EXT.search(urlsplit(href).path + "?") or ATTACHMENT_PATH.search(href):
+            title = _text(a) or a.get("title") or href.rsplit("/", 1)[-1]
+            found.setdefault(href, title)
+
+
+def _drop_boilerplate(container: lxml.html.HtmlElement) -> None:
+    for el in list(container.iter()):
+        if el is container or not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        marks = f"{el.get('class', '')} {el.get('id', '')}"
+        if marks.strip() and BOILERPLATE.search(marks):
+            el.drop_tree()
+
+
+def _cut_related(paragraphs: list[str]) -> list[str]:
+    for i, p in enumerate(paragraphs):
+        if i > 0 and RELATED_HEADINGS.match(p):
+            return paragraphs[:i]
+    return paragraphs
+
+
+def _trailing_byline(container: lxml.html.HtmlElement, paragraphs: list[str]) -> str | None:
+    if len(paragraphs) < 2:
+        return None
+    last = paragraphs[-1]
+    words = last.split()
+    if len(words) > 8 or len(last) > 60:
+        return None
+    for el in reversed(list(container.iter("p", "div", "li", "span", "strong", "em"))):
+        if clean(" ".join(el.itertext())) == last:
+            style = (el.get("style") or "").replace(" ", "").lower()
+            if "text-align:right" in style or (el.get("align") or "").lower() == "right":
+                return last
+            break
+    if PARAGRAPH_END.search(last) or last.startswith("(") or last[0].islower():
+        return None
+    return last
+
+
+def _structured_date(tree: lxml.html.HtmlElement) -> datetime | date | None:
+    for prop in ("article:published_time", "datePublished", "pubdate", "dc.date",
+                 "DC.date.issued", "date"):
+        value = _meta(tree, prop)
+        if value:
+            parsed = parse_iso(value) or parse_date_text(value)
+            if parsed:
+                return parsed
+    for el in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(el.text or "")
+        except ValueError:
+            continue
+        for obj in data if isinstance(data, list) else [data]:
+            if isinstance(obj, dict) and obj.get("datePublished"):
+                parsed = parse_iso(str(obj["datePublished"]))
+                if parsed:
+                    return parsed
+    for el in tree.xpath("//time[@datetime]"):
+        parsed = parse_iso(el.get("datetime"))
+        if parsed:
+            return parsed
+    return None
+
+
+_DATE_CLASS = re.compile(r"date|time|ngay|publish|posted|meta", re.I)
+
+
+def _generic_date(tree: lxml.html.HtmlElement, container: lxml.html.HtmlElement
+                  ) -> datetime | date | None:
+    """A date element near the article: class names first, then short text lines."""
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or _inside(el, container) or el is container:
+            continue
+        marks = f"{el.get('class', '')} {el.get('id', '')}"
+        if _DATE_CLASS.search(marks):
+            text = _text(el)
+            if 6 <= len(text) <= 80:
+                parsed = parse_date_text(text)
+                if parsed:
+                    return parsed
+    # Short text right before the body (the line under the title).
+    prev = container.getprevious()
+    hops = 0
+    while prev is not None and hops < 6:
+        text = _text(prev)
+        if 6 <= len(text) <= 80:
+            parsed = parse_date_text(text)
+            if parsed:
+                return parsed
+        prev = prev.getprevious()
+        hops += 1
+    return None
+
+
+def _generic_container(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    """The element whose paragraphs carry the most text (a lean readability score)."""
+    body = tree.find("body")
+    if body is None:
+        return None
+    scores: dict[lxml.html.HtmlElement, float] = {}
+    for p in body.iter("p", "pre", "td", "blockquote"):
+        text = _text(p)
+        if len(text) < 25:
+            continue
+        links = sum(len(_text(a)) for a in p.iter("a"))
+        value = len(text) - 2 * links
+        if value <= 0:
+            continue
+        parent = p.getparent()
+        if parent is None:
+            continue
+        marks = f"{parent.get('class', '')} {parent.get('id', '')}"
+        if BOILERPLATE.search(marks):
+            continue
+        scores[parent] = scores.get(parent, 0) + value
+        grand = parent.getparent()
+        if grand is not None:
+            scores[grand] = scores.get(grand, 0) + value / 2
+    if not scores:
+        return None
+    best, score = max(scores.items(), key=lambda kv: kv[1])
+    return best if score >= 200 else None
+
+
+def _generic_article(result: Extraction) -> bool:
+    return len(result.body) >= 300 and result.published is not None
+
+
+def _links(tree: lxml.html.HtmlElement, url: str, platform: Platform) -> tuple[list[str], list[str]]:
+    """Article links and pagination links the crawler may follow."""
+    articles: dict[str, None] = {}
+    pages: dict[str, None] = {}
+    for a in platform.select(tree, "listing_links"):
+        href = _abs(url, a.get("href"))
+        if href:
+            articles[clean_url(href)] = None
+    for a in platform.select(tree, "pagination"):
+        href = _abs(url, a.get("href"))
+        if href:
+            pages[clean_url(href)] = None
+    if platform.article_url is not None or platform.listing_url is not None:
+        for a in tree.iter("a"):
+            href = _abs(url, a.get("href"))
+            if not href:
+                continue
+            if platform.print_url is not None and platform.print_url.search(href):
+                continue
+            if platform.article_url is not None and platform.article_url.search(href):
+                articles[clean_url(href)] = None
+            elif platform.listing_url is not None and platform.listing_url.search(href):
+                pages[clean_url(href)] = None
+    return list(articles), list(pages)
+
+
+def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, result: Extraction) -> bool:
+    path = urlsplit(url).path
+    if path in ("", "/") and not urlsplit(url).query:
+        return False  # the home page is "other", even though it lists news
+    return len(result.article_links) >= 2 or bool(result.page_links)

@@ -1,0 +1,109 @@
+"""From scraper to archive: validate items, store them with their raw responses."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.http import Request, Response
+
+from archive.config import Config
+from archive.schema import ArticleItem
+from archive.store import Archive
+
+logger = logging.getLogger(__name__)
+
+
+def open_archive(settings) -> Archive:
+    return Archive(Config.resolve(settings.get("PORTAL_ARCHIVE_DATA_DIR"),
+                                  settings.get("PORTAL_ARCHIVE_DB")))
+
+
+class ArchivePipeline:
+    """Validates each item into :class:`ArticleItem` and stores batches in the archive.
+
+    Every response's body is kept (gzip, content-addressed) with a fetch record, so pages
+    can be re-extracted when the extractor improves. The crawl run is recorded with its
+    stats when the spider closes.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.batch_size = crawler.settings.getint("PORTAL_ARCHIVE_BATCH", 100)
+        self.archive = open_archive(crawler.settings)
+        self.items: list[ArticleItem] = []
+        self.fetches: list[dict] = []
+        self.counts: Counter = Counter()
+        self.run_id: int | None = None
+        self.portal_id: int | None = None
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider=None) -> None:
+        spider = spider or self.crawler.spider
+        e = spider.entry
+        self.portal_id = self.archive.upsert_portal(
+            e.slug, name=e.name, unit=e.unit, base_url=e.base_url, family=e.family,
+            config=e.as_dict())
+        self.run_id = self.archive.start_run(self.portal_id, getattr(spider, "trigger", "scrapy"))
+        self.stats.set_value("archive/run_id", self.run_id)
+
+    def response_received(self, response: Response, request: Request, spider=None) -> None:
+        sha = self.archive.raw.put(response.body)
+        self.fetches.append({
+            "crawl_run_id": self.run_id, "url": response.url, "status": response.status,
+            "headers": {k.decode("latin-1"): [v.decode("latin-1") for v in vs]
+                        for k, vs in response.headers.items()},
+            "sha256": sha, "size": len(response.body), "fetched_at": datetime.now(UTC),
+        })
+        if len(self.fetches) >= self.batch_size:
+            self._flush_fetches()
+
+    def process_item(self, item, spider=None):
+        try:
+            article = ArticleItem.model_validate({**item, "crawl_run_id": self.run_id})
+        except ValidationError as exc:
+            self.counts["invalid"] += 1
+            self.stats.inc_value("item/invalid")
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"][:1]) or "item"
+                self.stats.inc_value(f"item/invalid/{field}")
+            fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise DropItem(f"invalid article at {item.get('url')}: {fields}") from None
+        self.items.append(article)
+        if len(self.items) >= self.batch_size:
+            self._flush_items()
+        return item
+
+    def close_spider(self, spider=None) -> None:
+        spider = spider or self.crawler.spider
+        self._flush_fetches()
+        self._flush_items()
+        reason = self.stats.get_value("finish_reason") or "finished"
+        status = "finished" if reason == "finished" else f"stopped: {reason}"
+        stats = self.stats.get_stats()
+        if self.run_id is not None:
+            self.archive.finish_run(self.run_id, status=status, counts=self.counts, stats=stats)
+        self.archive.close()
+
+    def _flush_items(self) -> None:
+        if self.items:
+            counts = self.archive.store_articles(self.items, self.portal_id, self.run_id)
+            self.items = []
+            self.counts.update(counts)
+            for key, n in counts.items():
+                self.stats.inc_value(f"archive/{key}", n)
+
+    def _flush_fetches(self) -> None:
+        if self.fetches:
+            self.archive.record_fetches(self.fetches)
+            self.fetches = []

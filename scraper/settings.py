@@ -1,0 +1,55 @@
+"""Scrapy settings of portal-archive (precedence: these < a portal's TOML [settings] <
+command line). Politeness is on by default; crawls of loopback test portals switch the
+delays off (see ``scraper.spiders.portal``)."""
+
+from __future__ import annotations
+
+import os
+
+from archive.config import ENV_ALLOW_PRIVATE, truthy
+
+BOT_NAME = "portal-archive"
+SPIDER_MODULES = ["scraper.spiders"]
+NEWSPIDER_MODULE = "scraper.spiders"
+
+USER_AGENT = "portal-archive/0.1 (+https://github.com/portal-archive/portal-archive; archive bot)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_DELAY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 2
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = os.environ.get("PORTAL_ARCHIVE_LOG_LEVEL", "INFO")
+
+#: Refuse private, loopback and link-local addresses unless allowed (tests, demo).
+ALLOW_PRIVATE = truthy(os.environ.get(ENV_ALLOW_PRIVATE))
+#: Where the archive lives (None → PORTAL_ARCHIVE_DATA / the user's data directory).
+PORTAL_ARCHIVE_DATA_DIR = None
+PORTAL_ARCHIVE_DB = None
+PORTAL_ARCHIVE_PORTALS_DIR = None
+#: Items stored per database transaction.
+PORTAL_ARCHIVE_BATCH = 100
+#: Update the Whoosh index when a crawl ends.
+PORTAL_ARCHIVE_INDEX_ON_CLOSE = True
+#: How deep a generic crawl (``crawl <URL>``, no known family) goes from its start page.
+GENERIC_DEPTH_LIMIT = 3
+
+DOWNLOADER_MIDDLEWARES = {
+    "scraper.middlewares.SafeFetchMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "scraper.pipelines.ArchivePipeline": 300,
+}
+EXTENSIONS = {
+    "scraper.extensions.CrawlProgress": 500,
+    # Declared by dotted path so that scraper/ does not import search/ (scraper → archive ← search).
+    "search.sync.IndexOnClose": 600,
+}
+PROGRESS_INTERVAL = 5.0

@@ -1,0 +1,264 @@
+"""A lean Whoosh analyzer for Vietnamese.
+
+The analyzer runs once per token of every indexed article, so it is the hot path of indexing
+(see /work/shared/PERFORMANCE.md). It does the whole text at once — NFC, lower-case, canonical
+tone placement (length-preserving), folding (a one-to-one ``str.translate`` table) — then makes
+ONE regex pass over the folded text and slices the exact form out of the canonical text with
+the same offsets. One :class:`whoosh.analysis.Token` is reused for every token.
+
+Tokens
+------
+* Syllables/words: maximal runs of letters and digits. No stop words, no minimum length
+  (``mức độ 3`` keeps the ``3``).
+* For every word the FOLDED form is emitted (``cải`` -> ``cai``, ``ĐVHC`` -> ``dvhc``). When the
+  exact form (lower-case, canonical tones, accents kept) differs, it is emitted too, at the SAME
+  position, prefixed with :data:`EXACT_PREFIX` (``=cải``). Folded tokens never contain that
+  character, so the two vocabularies cannot collide. A diacritic-free query searches folded
+  tokens only; an accented query searches both, and the exact term is boosted so exact-accent
+  matches rank first. Phrases work on either form because both sit at the same positions.
+* Document numbers (số hiệu) become ONE token in a normalised form: folded, lower-case, no
+  blanks, ``.`` -> ``-``, leading zeros of the number dropped: ``139/KH-UBND``, ``139 /kh-ubnd``,
+  ``139/KH.UBND`` -> ``139/kh-ubnd``; ``07/2022/QĐ-UBND`` and ``7/2022/QD-UBND`` ->
+  ``7/2022/qd-ubnd``; ``37-NQ/TW`` -> ``37-nq/tw``. When indexing, the bare number (``139``) is
+  also emitted at the same position, so ``kế hoạch 139`` finds ``Kế hoạch 139/KH-UBND``; queries
+  (``mode="query"``) do not emit it, so a number query matches the whole number only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pickle import dumps as _dumps
+
+from whoosh.analysis import Token, Tokenizer
+from whoosh.formats import Positions
+from whoosh.system import pack_uint as _pack_uint
+
+from archive.text import FOLD_SAME_LENGTH, canonical_tones_nfc, nfc
+
+__all__ = [
+    "EXACT_PREFIX",
+    "QueryToken",
+    "VietnameseAnalyzer",
+    "VietnamesePositions",
+    "analyze_query",
+    "normalise_doc_number",
+]
+
+EXACT_PREFIX = "="
+"""Marks an exact-form (accented) token; never part of a folded token."""
+
+# The token pattern uses only character CLASSES (digits, letters, blanks) and fixed
+# punctuation, and the folding table maps letters to letters one-for-one, so the pattern finds
+# the same spans in the canonical text and in the folded text: the indexing fast path runs
+# findall() on both and zips them instead of slicing match objects.
+_LETTER = r"[^\W\d_]"
+_CODE = rf"{_LETTER}[^\W_]*"  # KH, UBND, UBTVQH15, TTg (Đ folds to d)
+_WS = r"[ \t]?"  # writers put a blank on either side of a slash: "139 /KH-UBND"
+_HYPHEN = r"-(?:\r?\n)?"  # line breaks inside a number fall after a hyphen
+_DOCNUM = (
+    # 35/2023/UBTVQH15, 07/2022/QĐ-UBND, 13/2024/NĐ-CP
+    rf"\d+{_WS}/{_WS}\d{{4}}{_WS}/{_WS}{_CODE}(?:(?:{_HYPHEN}|\.){_CODE})*"
+    # 139/KH-UBND, 123/UBND-VP, 139/KH.UBND (at least one hyphen or dot: "3/ha" is no number)
+    rf"|\d+{_WS}/{_WS}{_CODE}(?:(?:{_HYPHEN}|\.){_CODE})+"
+    # 37-NQ/TW, 48-KL/TW (Party documents)
+    rf"|\d+-{_CODE}{_WS}/{_WS}{_CODE}"
+)
+_TOKEN_RE = re.compile(rf"(?<![^\W_])({_DOCNUM})(?![^\W_])|([^\W_]+)")
+_TOKEN_FINDALL = re.compile(rf"(?<![^\W_])(?:{_DOCNUM})(?![^\W_])|[^\W_]+").findall
+_DOCNUM_CLEAN = re.compile(r"\s+")
+_LEADING_NUMBER = re.compile(r"\d+")
+
+
+def _normalise_folded_doc_number(s: str) -> tuple[str, str]:
+    """(normalised number, bare number as written) for a docnum matched in folded text."""
+    s = _DOCNUM_CLEAN.sub("", s).replace(".", "-")
+    bare = _LEADING_NUMBER.match(s).group()  # type: ignore[union-attr]
+    stripped = bare.lstrip("0") or "0"
+    return stripped + s[len(bare) :], bare
+
+
+def _prepare(value: str) -> tuple[str, str]:
+    """(canonical lower-case text, folded text), both with the offsets of NFC ``value``."""
+    low = value.lower()
+    if len(low) != len(value):  # e.g. "İ" lower-cases to two characters; keep offsets exact
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in value)
+    canon = canonical_tones_nfc(low)
+    return canon, canon.translate(FOLD_SAME_LENGTH)
+
+
+def normalise_doc_number(s: str) -> str | None:
+    """The index form of a document number (``07/2022/QĐ-UBND`` -> ``7/2022/qd-ubnd``), or
+    None when ``s`` is not one."""
+    _, folded = _prepare(nfc(s.strip()))
+    m = _TOKEN_RE.fullmatch(folded)
+    if m is None or m.lastindex != 1:
+        return None
+    return _normalise_folded_doc_number(m.group())[0]
+
+
+class VietnameseAnalyzer(Tokenizer):
+    """Whoosh analyzer: folded + exact syllables, whole document numbers (see module doc).
+
+    The schema pickles this object into the index, so it carries no state: all patterns are
+    module globals. Bump ``version`` when the token stream changes; indexes must be rebuilt.
+    """
+
+    version = 1
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(  # noqa: C901 - one tight loop on purpose
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        value = nfc(value)
+        canon, folded = _prepare(value)
+        if not tokenize:
+            t.original = t.text = folded
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
+            yield t
+            return
+        index_mode = mode != "query"
+        prefix = EXACT_PREFIX
+        pos = start_pos
+        for m in _TOKEN_RE.finditer(folded):
+            start, end = m.span()
+            if chars:
+                t.startchar = start_char + start
+                t.endchar = start_char + end
+            if positions:
+                t.pos = pos
+            pos += 1
+            if m.lastindex == 1:
+                number, bare = _normalise_folded_doc_number(m.group())
+                t.text = number
+                if keeporiginal:
+                    t.original = value[start:end]
+                yield t
+                if index_mode:
+                    t.text = bare
+                    yield t
+                continue
+            text = m.group()
+            if keeporiginal:
+                t.original = value[start:end]
+            t.text = text
+            yield t
+            exact = canon[start:end]
+            if exact != text:
+                t.text = prefix + exact
+                yield t
+
+
+    def position_lists(self, value: str, start_pos: int = 0) -> dict[str, list[int]]:
+        """Indexing fast path: term -> positions for ``value``, the same terms and positions
+        as ``__call__(value, positions=True)`` without Token objects or match objects."""
+        canon, folded = _prepare(nfc(value))
+        poses: dict[str, list[int]] = {}
+        get = poses.get
+        prefix = EXACT_PREFIX
+        pos = start_pos
+        for f, c in zip(_TOKEN_FINDALL(folded), _TOKEN_FINDALL(canon), strict=True):
+            if "/" in f:  # a document number (words never contain "/")
+                f, c = _normalise_folded_doc_number(f)  # c: the bare number
+            elif f == c:
+                lst = get(f)
+                if lst is None:
+                    poses[f] = [pos]
+                else:
+                    lst.append(pos)
+                pos += 1
+                continue
+            else:
+                c = prefix + c
+            lst = get(f)
+            if lst is None:
+                poses[f] = [pos]
+            else:
+                lst.append(pos)
+            lst = get(c)
+            if lst is None:
+                poses[c] = [pos]
+            else:
+                lst.append(pos)
+            pos += 1
+        return poses
+
+
+class VietnamesePositions(Positions):
+    """``Positions`` (same on-disk encoding) that asks :class:`VietnameseAnalyzer` for its
+    term -> positions map directly: no Token generator, no per-token dict updates."""
+
+    def word_values(self, value, analyzer, **kwargs):  # noqa: ANN001, ANN201 - Whoosh API
+        fast = getattr(analyzer, "position_lists", None)
+        if fast is None or not isinstance(value, str):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        fb = self.field_boost
+        for w, poslist in fast(value, kwargs.get("start_pos", 0)).items():
+            n = len(poslist)
+            if n == 1:
+                deltas = poslist
+            else:
+                deltas = [poslist[0]]
+                deltas += [b - a for a, b in zip(poslist, poslist[1:], strict=False)]
+            yield (w, n, n * fb, _pack_uint(n) + _dumps(deltas, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class QueryToken:
+    """One query word: its folded form, its exact form (prefixed) when it has accents, and
+    whether it is a whole document number."""
+
+    folded: str
+    exact: str | None
+    doc_number: bool = False
+
+
+_ANALYZER = VietnameseAnalyzer()
+
+
+def analyze_query(text: str) -> list[QueryToken]:
+    """Split query text into :class:`QueryToken` s with the index's own analyzer."""
+    out: list[QueryToken] = []
+    current: list[str] = []
+    last_pos = -1
+    for t in _ANALYZER(text, positions=True, mode="query"):
+        if t.pos != last_pos:
+            if current:
+                out.append(_query_token(current))
+            current = []
+            last_pos = t.pos
+        current.append(t.text)
+    if current:
+        out.append(_query_token(current))
+    return out
+
+
+def _query_token(texts: list[str]) -> QueryToken:
+    folded = texts[0]
+    exact = texts[1] if len(texts) > 1 else None
+    is_number = "/" in folded
+    return QueryToken(folded, exact, is_number)

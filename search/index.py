@@ -1,0 +1,273 @@
+"""The Whoosh full-text index of archived articles.
+
+The index stores only what a hit list needs (id, title, portal, url, publication date,
+topics, lead); the caller supplies body text for highlights. Facets and sorting read columns
+(``portal``, ``topicset``, ``year``, ``published``, ``dated``), never stored fields.
+
+Writer setup (measured by ``bench/bench_index.py`` on 2 cores, see docs/benchmarks_search.md):
+a multiprocessing writer (``procs=2``, ``multisegment=True``) for batches of at least
+:data:`MP_MIN_DOCS` documents, a plain writer below that (starting worker processes costs more
+than it saves), ``limitmb`` per process, and one commit per ``batch_size`` documents so memory
+stays bounded and a crash loses at most one batch. The incremental path (a few changed
+articles) is the plain writer's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.searching import Searcher
+
+from search.analysis import VietnameseAnalyzer, VietnamesePositions
+
+__all__ = ["IndexDoc", "SearchIndex", "TITLE_BOOST", "VN_TZ", "make_schema"]
+
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST since 1975
+TITLE_BOOST = 2.5
+MP_MIN_DOCS = 400
+DEFAULT_PROCS = 2
+DEFAULT_LIMITMB = 256
+DEFAULT_BATCH_SIZE = 20_000
+
+
+@dataclass
+class IndexDoc:
+    """One article as the index sees it."""
+
+    id: str
+    portal: str
+    unit: str
+    title: str
+    lead: str | None
+    body: str
+    published: datetime | date | None
+    topics: list[str] = field(default_factory=list)
+    doc_numbers: list[str] = field(default_factory=list)
+    url: str = ""
+    content_hash: str = ""
+
+
+def _text_field(ana: VietnameseAnalyzer, **kwargs: Any) -> TEXT:
+    f = TEXT(analyzer=ana, phrase=True, **kwargs)
+    f.format = VietnamesePositions(field_boost=f.format.field_boost)
+    return f
+
+
+def make_schema() -> Schema:
+    ana = VietnameseAnalyzer()
+    return Schema(
+        id=ID(stored=True, unique=True, sortable=True),
+        title=_text_field(ana, stored=True, field_boost=TITLE_BOOST),
+        # lead + body + unit name; positions for phrases; never stored (the database has it)
+        body=_text_field(ana),
+        # numbers the extractor found, in case the text wrote them in a shape we miss
+        docnums=TEXT(analyzer=ana, phrase=False),
+        lead=STORED(),
+        url=STORED(),
+        pub=STORED(),  # ISO date or datetime, to give back exactly what was indexed
+        portal=ID(stored=True, sortable=True),
+        topics=KEYWORD(stored=True, lowercase=True),
+        topicset=ID(sortable=True),  # "cchc dvhc": one column value per combination, for facets
+        year=ID(sortable=True),
+        published=DATETIME(sortable=True),
+        dated=ID(sortable=True),  # "1"/"0": undated articles sort last both ways
+        content_hash=ID(sortable=True),
+    )
+
+
+def local_naive(value: datetime | date) -> datetime:
+    """The Vietnamese wall-clock time Whoosh indexes (naive); a date is its midnight."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(VN_TZ).replace(tzinfo=None)
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+def parse_pub(value: str | None) -> datetime | date | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+
+
+def _fields(doc: IndexDoc) -> dict[str, Any]:
+    topics = sorted({t.strip().lower() for t in doc.topics if t.strip()})
+    body = doc.body
+    if doc.lead:
+        body = doc.lead + "\n" + body
+    if doc.unit:
+        body = body + "\n" + doc.unit
+    fields: dict[str, Any] = {
+        "id": doc.id,
+        "title": doc.title,
+        "body": body,
+        "lead": doc.lead or "",
+        "url": doc.url,
+        "portal": doc.portal,
+        "topicset": " ".join(topics),
+        "content_hash": doc.content_hash,
+    }
+    if topics:
+        fields["topics"] = " ".join(topics)
+    if doc.doc_numbers:
+        fields["docnums"] = " ".join(doc.doc_numbers)
+    if doc.published is not None:
+        fields["published"] = local_naive(doc.published)
+        fields["pub"] = doc.published.isoformat()
+        fields["year"] = str(doc.published.year)
+        fields["dated"] = "1"
+    else:
+        fields["pub"] = ""
+        fields["year"] = ""
+        fields["dated"] = "0"
+    return fields
+
+
+def _chunks(items: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+class SearchIndex:
+    """A Whoosh index directory; created with the schema when missing.
+
+    ``procs``, ``limitmb`` and ``batch_size`` tune bulk writes (see module doc); the defaults
+    are the measured best on 2 cores.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        procs: int = DEFAULT_PROCS,
+        limitmb: int = DEFAULT_LIMITMB,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        multisegment: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if whoosh_index.exists_in(str(self.path)):
+            self.ix = whoosh_index.open_dir(str(self.path))
+        else:
+            self.ix = whoosh_index.create_in(str(self.path), make_schema())
+        self.procs = procs
+        self.limitmb = limitmb
+        self.batch_size = batch_size
+        self.multisegment = multisegment
+        self._searcher: Searcher | None = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        """A shared searcher, refreshed when the index changed; do not close it."""
+        if self._searcher is None:
+            self._searcher = self.ix.searcher()
+        elif not self._searcher.up_to_date():
+            old = self._searcher
+            if old.doc_count_all():
+                self._searcher = old.refresh()
+            else:  # refresh() fails on a reader of an empty index (whoosh-reloaded 2.7.5)
+                old.close()
+                self._searcher = self.ix.searcher()
+        return self._searcher
+
+    def doc_count(self) -> int:
+        return self.searcher().doc_count()
+
+    def indexed_hashes(self) -> dict[str, str]:
+        """id -> content_hash of every live document, read from columns (no stored fields)."""
+        reader = self.searcher().reader()
+        ids = reader.column_reader("id")
+        hashes = reader.column_reader("content_hash")
+        return {_text(ids[n]): _text(hashes[n]) for n in reader.all_doc_ids()}
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self.ix.close()
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _writer(self, n_docs: int) -> Any:
+        if self.procs > 1 and n_docs >= MP_MIN_DOCS:
+            return self.ix.writer(
+                procs=self.procs,
+                multisegment=self.multisegment,
+                limitmb=self.limitmb,
+                batchsize=max(50, min(500, n_docs // (self.procs * 4) or 1)),
+            )
+        return self.ix.writer(limitmb=self.limitmb)
+
+    def update(
+        self, docs: Iterable[IndexDoc], *, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Add or replace documents by id; returns how many were written.
+
+        A document repeated in ``docs`` is written once (the last one wins). ``progress``
+        is called with the running count after each committed batch.
+        """
+        live = self._live_ids()
+        done = 0
+        for chunk in _chunks(docs, self.batch_size):
+            by_id = {d.id: d for d in chunk}  # last wins; a writer cannot delete its own adds
+            writer = self._writer(len(by_id))
+            try:
+                stale = [i for i in by_id if i in live]
+                if stale:
+                    searcher = writer.searcher()
+                    for doc_id in stale:
+                        writer.delete_by_term("id", doc_id, searcher=searcher)
+                for doc in by_id.values():
+                    writer.add_document(**_fields(doc))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            live.update(by_id)
+            done += len(by_id)
+            if progress is not None:
+                progress(done)
+        return done
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete documents by id; returns how many were deleted."""
+        wanted = [i for i in dict.fromkeys(ids) if i]
+        if not wanted:
+            return 0
+        writer = self.ix.writer()
+        try:
+            searcher = writer.searcher()
+            count = sum(writer.delete_by_term("id", i, searcher=searcher) for i in wanted)
+        except BaseException:
+            writer.cancel()
+            raise
+        if count:
+            writer.commit()
+        else:
+            writer.cancel()
+        return count
+
+    def _live_ids(self) -> set[str]:
+        reader = self.searcher().reader()
+        if reader.doc_count() == 0:
+            return set()
+        return {_text(t) for t in reader.lexicon("id")}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

@@ -1,0 +1,294 @@
+"""Searching the archive: a small query language, filters, facets, sorting and snippets.
+
+Query language (parsed here, not by Whoosh's QueryParser):
+
+* bare words are AND-ed: ``cải cách hành chính``; a word without accents matches every
+  accented spelling (``cai cach`` finds ``cải cách``), a word with accents matches the folded
+  word too but exact-accent matches rank first;
+* ``"quoted phrases"`` must appear in that order, adjacent (unbalanced quotes run to the end);
+* document numbers are one term whatever the spelling: ``139/KH-UBND``, ``139 /kh-ubnd``,
+  ``07/2022/QD-UBND``;
+* ``-word`` or ``-"a phrase"`` excludes (an accented excluded word excludes that spelling only);
+* an empty query (or only exclusions) lists everything that passes the filters.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from whoosh import query as Q
+from whoosh import sorting
+from whoosh.highlight import ContextFragmenter, Formatter, Highlighter, get_text
+
+from archive.text import nfc
+from search.analysis import QueryToken, analyze_query
+from search.index import SearchIndex, local_naive, parse_pub
+
+__all__ = ["Hit", "SearchResult", "build_query", "search"]
+
+EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
+TEXT_FIELDS = ("title", "body")
+NUMBER_FIELDS = ("title", "body", "docnums")
+SORTS = ("relevance", "newest", "oldest")
+SNIPPET_CHARS = 240
+_QUERY_PART = re.compile(r'(?:(?<=\s)|^)(-?)"([^"]*)"?|(?:(?<=\s)|^)-(\S+)')
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    portal: str
+    url: str
+    published: datetime | date | None
+    topics: list[str]
+    score: float | None
+    snippet: str
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    page: int = 1
+    per_page: int = 10
+    query: str = ""
+
+
+# --- query building ---------------------------------------------------------------------------
+
+
+def _word_query(tok: QueryToken, exact_only: bool = False) -> Q.Query:
+    if tok.doc_number:
+        return Q.Or([Q.Term(f, tok.folded) for f in NUMBER_FIELDS])
+    if exact_only and tok.exact:
+        return Q.Or([Q.Term(f, tok.exact) for f in TEXT_FIELDS])
+    terms: list[Q.Query] = [Q.Term(f, tok.folded) for f in TEXT_FIELDS]
+    if tok.exact:
+        terms += [Q.Term(f, tok.exact, boost=EXACT_BOOST) for f in TEXT_FIELDS]
+    return Q.Or(terms)
+
+
+def _phrase_query(toks: list[QueryToken], exact_only: bool = False) -> Q.Query | None:
+    if not toks:
+        return None
+    if len(toks) == 1:
+        return _word_query(toks[0], exact_only)
+    folded = [t.folded for t in toks]
+    mixed = [t.exact or t.folded for t in toks]
+    has_exact = mixed != folded
+    if exact_only and has_exact:
+        return Q.Or([Q.Phrase(f, mixed) for f in TEXT_FIELDS])
+    parts: list[Q.Query] = [Q.Phrase(f, folded) for f in TEXT_FIELDS]
+    if has_exact:
+        parts += [
+            Q.Phrase(f, mixed, boost=EXACT_BOOST * (len(toks) ** 0.5)) for f in TEXT_FIELDS
+        ]
+    return Q.Or(parts)
+
+
+def build_query(text: str) -> Q.Query | None:
+    """The Whoosh query for ``text``, or None when it only has exclusions or nothing."""
+    must: list[Q.Query] = []
+    must_not: list[Q.Query] = []
+    rest: list[str] = []
+    last = 0
+    text = nfc(text)
+    for m in _QUERY_PART.finditer(text):
+        rest.append(text[last : m.start()])
+        last = m.end()
+        negative = bool(m.group(1)) or m.group(3) is not None
+        raw = m.group(2) if m.group(3) is None else m.group(3)
+        toks = analyze_query(raw or "")
+        q = _phrase_query(toks, exact_only=negative)
+        if q is not None:
+            (must_not if negative else must).append(q)
+    rest.append(text[last:])
+    must.extend(_word_query(t) for t in analyze_query(" ".join(rest)))
+    if not must:
+        main: Q.Query = Q.Every()
+        if not must_not:
+            return None
+    else:
+        main = must[0] if len(must) == 1 else Q.And(must)
+    if must_not:
+        main = Q.AndNot(main, Q.Or(must_not))
+    return main
+
+
+def _filter(
+    portal: str | list[str] | None,
+    topic: str | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> Q.Query | None:
+    parts: list[Q.Query] = []
+    if portal:
+        portals = [portal] if isinstance(portal, str) else list(portal)
+        parts.append(Q.Or([Q.Term("portal", p) for p in portals]))
+    if topic:
+        parts.append(Q.Term("topics", topic.lower()))
+    if date_from or date_to:
+        start = _day_start(date_from) if date_from else None
+        end = _day_end(date_to) if date_to else None
+        parts.append(Q.DateRange("published", start, end))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Q.And(parts)
+
+
+def _day_start(d: date) -> datetime:
+    return local_naive(d) if isinstance(d, datetime) else datetime.combine(d, time.min)
+
+
+def _day_end(d: date) -> datetime:
+    return local_naive(d) if isinstance(d, datetime) else datetime.combine(d, time.max)
+
+
+# --- snippets ---------------------------------------------------------------------------------
+
+
+class _BoldFormatter(Formatter):
+    """``<b>match</b>``, everything else HTML-escaped; fragments joined with an ellipsis."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: object, replace: bool = False) -> str:
+        return "<b>" + html.escape(get_text(text, token, replace), quote=False) + "</b>"
+
+
+_HIGHLIGHTER = Highlighter(
+    fragmenter=ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60),
+    formatter=_BoldFormatter(),
+)
+
+
+def _plain_snippet(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > SNIPPET_CHARS:
+        text = text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    return html.escape(text, quote=False)
+
+
+def _snippet(hit: object, lead: str, text_for: Callable[[str], str | None] | None) -> str:
+    doc_id = hit["id"]  # type: ignore[index]
+    if text_for is not None:
+        body = text_for(doc_id)
+        if body:
+            out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(body), top=2)
+            if out:
+                return out
+    if lead:
+        out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(lead), top=2)
+        return out or _plain_snippet(lead)
+    return ""
+
+
+# --- facets -----------------------------------------------------------------------------------
+
+_GROUPS = {
+    "portal": sorting.FieldFacet("portal", maptype=sorting.Count),
+    "topic": sorting.FieldFacet("topicset", maptype=sorting.Count),
+    "year": sorting.FieldFacet("year", maptype=sorting.Count),
+}
+
+
+def _facet_counts(results: object) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name in _GROUPS:
+        groups = results.groups(name)  # type: ignore[attr-defined]
+        counts: Counter[str] = Counter()
+        for key, n in groups.items():
+            key = key.decode("utf-8") if isinstance(key, bytes) else (key or "")
+            if name == "topic":
+                for t in key.split():
+                    counts[t] += n
+            elif key:
+                counts[key] += n
+        if name == "year":
+            out[name] = dict(sorted(counts.items(), reverse=True))
+        else:
+            out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def search(
+    index: SearchIndex,
+    query: str,
+    *,
+    portal: str | list[str] | None = None,
+    topic: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    per_page: int = 10,
+    text_for: Callable[[str], str | None] | None = None,
+    facets: bool = True,
+) -> SearchResult:
+    """Search the index; see the module docstring for the query language.
+
+    ``date_from``/``date_to`` filter on the publication date (Vietnamese local date),
+    inclusive. ``text_for(id)`` supplies the body text for the snippet; without it, or when
+    the body has no match, the lead is used. Facets count every match (not only the page):
+    portal, topic and publication year.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    page = max(1, page)
+    per_page = max(1, per_page)
+    q = build_query(query)
+    filt = _filter(portal, topic, date_from, date_to)
+    if q is None:
+        q = Q.Every()
+        if sort == "relevance":
+            sort = "newest"
+    kwargs: dict[str, object] = {"filter": filt}
+    if sort != "relevance":
+        kwargs["sortedby"] = sorting.MultiFacet(
+            [
+                sorting.FieldFacet("dated", reverse=True),
+                sorting.FieldFacet("published", reverse=sort == "newest"),
+            ]
+        )
+    if facets:
+        kwargs["groupedby"] = _GROUPS
+    searcher = index.searcher()
+    results = searcher.search(q, limit=page * per_page, **kwargs)
+    total = len(results)
+    hits: list[Hit] = []
+    for hit in results[(page - 1) * per_page : page * per_page]:
+        stored = hit.fields()
+        topics = stored.get("topics", "")
+        hits.append(
+            Hit(
+                id=stored["id"],
+                title=stored.get("title", ""),
+                portal=stored.get("portal", ""),
+                url=stored.get("url", ""),
+                published=parse_pub(stored.get("pub")),
+                topics=topics.split() if topics else [],
+                score=hit.score if sort == "relevance" else None,
+                snippet=_snippet(hit, stored.get("lead", ""), text_for),
+            )
+        )
+    return SearchResult(
+        total=total,
+        hits=hits,
+        facets=_facet_counts(results) if facets else {},
+        page=page,
+        per_page=per_page,
+        query=query,
+    )

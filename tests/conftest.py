@@ -1,0 +1,48 @@
+"""Shared fixtures: the sample-portal world on 127.0.0.1 and one crawl of it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def run_cli(*args: str, env: dict | None = None, check: bool = False, timeout: float = 600
+            ) -> subprocess.CompletedProcess:
+    """Run ``portal-archive`` in a subprocess (Scrapy's reactor cannot restart in-process)."""
+    full_env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING", **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "archive.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"portal-archive {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def sample_world():
+    from scraper.sample_portals import SampleWorld
+
+    with SampleWorld() as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def crawled(sample_world, tmp_path_factory):
+    """One full crawl of every sample portal through the CLI, into a fresh data directory."""
+    root = tmp_path_factory.mktemp("crawl")
+    registry = root / "portals"
+    registry.mkdir()
+    sample_world.write_registry(registry)
+    data = root / "data"
+    before = len(sample_world.requests)
+    proc = run_cli("--data-dir", str(data), "crawl", "all", "--portals", str(registry),
+                   "--allow-private", check=True)
+    return {"data": data, "registry": registry, "proc": proc,
+            "requests": list(sample_world.requests[before:])}
