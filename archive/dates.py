@@ -28,7 +28,7 @@ def _vn_tz() -> tzinfo:
         from zoneinfo import ZoneInfo
 
         return ZoneInfo("Asia/Ho_Chi_Minh")
-    except Exception:  # noqa: BLE001 - no tz database (e.g. Windows without `tzdata`)
+    except (ImportError, KeyError, OSError):  # no tz database (Windows without `tzdata`)
         # Vietnam has kept UTC+7 without DST since 1975, so a fixed offset is exact for
         # everything a portal has published.
         return timezone(timedelta(hours=7), "ICT")

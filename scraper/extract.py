@@ -86,6 +86,8 @@ class Extraction:
     #: Links the crawler may follow: article pages and listing pagination.
     article_links: list[str] = field(default_factory=list)
     page_links: list[str] = field(default_factory=list)
+    #: Items the family's listing selectors matched (a listing may hold a single item).
+    listing_items: int = 0
 
     def as_json(self) -> dict:
         return {
@@ -182,6 +184,7 @@ def extract(html: str | bytes, url: str, *, family: str | None = None,
     result = Extraction(kind="other", url=url, canonical_url=_canonical(tree, url),
                         family=platform.name)
     result.article_links, result.page_links = _links(tree, url, platform)
+    result.listing_items = len(platform.select(tree, "listing_links"))
 
     title_el = _first(platform.select(tree, "title"))
     title = _text(title_el) or _meta(tree, "og:title") or _h1(tree) or _doc_title(tree)
@@ -502,4 +505,4 @@ def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, result: Extractio
     path = urlsplit(url).path
     if path in ("", "/") and not urlsplit(url).query:
         return False  # the home page is "other", even though it lists news
-    return len(result.article_links) >= 2 or bool(result.page_links)
+    return result.listing_items >= 1 or len(result.article_links) >= 2 or bool(result.page_links)

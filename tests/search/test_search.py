@@ -1,0 +1,397 @@
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from search.index import VN_TZ, IndexDoc, SearchIndex
+from search.query import build_query, search
+
+SEEDS = Path("/work/shared/samples/seeds")
+
+# seed file stem prefix -> (portal, unit, published, topics)
+SEED_META = {
+    "000": ("quan-thanh-xuan", "quận Thanh Xuân", datetime(2024, 3, 29, 16, 32, tzinfo=VN_TZ), ["dvhc"]),
+    "001": ("quan-thanh-xuan", "quận Thanh Xuân", date(2024, 3, 25), ["dvhc"]),
+    "002": ("huyen-phu-loc", "huyện Phú Lộc", datetime(2022, 5, 30, 10, 43, tzinfo=VN_TZ), ["cchc"]),
+    "003": ("quan-hai-ba-trung", "quận Hai Bà Trưng", datetime(2017, 4, 24, 21, 10, tzinfo=VN_TZ), ["cchc"]),
+    "004": ("thi-tran-tan-minh", "thị trấn Tân Minh", date(2023, 12, 1), ["cchc"]),
+}
+
+
+def seed_docs() -> list[IndexDoc]:
+    docs = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        portal, unit, published, topics = SEED_META[path.name[:3]]
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        prose = [ln for ln in lines if len(ln) > 60]
+        docs.append(
+            IndexDoc(
+                id=f"seed-{path.name[:3]}",
+                portal=portal,
+                unit=unit,
+                title=prose[0],
+                lead=prose[1],
+                body="\n".join(prose[2:]),
+                published=published,
+                topics=topics,
+                doc_numbers=[],
+                url=f"https://example.gov.vn/{path.name[:3]}.html",
+                content_hash=f"h-{path.name[:3]}",
+            )
+        )
+    assert len(docs) == 5
+    return docs
+
+
+def small(doc_id: str, body: str, *, title: str = "Tin ngắn", published=None, **kw) -> IndexDoc:
+    fields = dict(
+        id=doc_id,
+        portal="xa-thu-nghiem",
+        unit="xã Thử Nghiệm",
+        title=title,
+        lead=None,
+        body=body,
+        published=published or date(2025, 1, 15),
+        topics=[],
+        doc_numbers=[],
+        url=f"https://xa.example.gov.vn/{doc_id}",
+        content_hash=f"h-{doc_id}",
+    )
+    fields.update(kw)
+    return IndexDoc(**fields)
+
+
+FILLER = " Nội dung được thông báo tới các cơ quan, đơn vị trên địa bàn để biết và thực hiện."
+
+SMALL_DOCS = [
+    small("accent-exact", "Đẩy mạnh cải cách trong năm nay." + FILLER),
+    small("accent-other", "Đẩy mạnh cái cách trong năm nay." + FILLER),
+    small("accent-none", "Day manh cai cach trong nam nay." + FILLER),
+    small("tone-new", "Tổ hoà giải ở cơ sở và công trình thuỷ lợi." + FILLER),
+    small("tone-old", "Tổ hòa giải hoạt động tốt, công trình thủy điện." + FILLER),
+    small(
+        "nfd-doc",
+        unicodedata.normalize("NFD", "Triển khai dịch vụ công trực tuyến mức độ 3 tại Đắk Lắk."),
+        title=unicodedata.normalize("NFD", "Dịch vụ công ở Đắk Lắk"),
+    ),
+    small("level-4", "Cung cấp dịch vụ công trực tuyến mức độ 4 cho người dân." + FILLER),
+    small("apart", "Hành chính công được cải cách mạnh mẽ, từng bước hiện đại." + FILLER),
+    small(
+        "qd-doc",
+        "Thực hiện Quyết định số 07/2022/QĐ-UBND ngày 10/3/2022 và Công văn 123/UBND-VP.",
+        published=date(2022, 3, 12),
+    ),
+    small("cited-only", "Văn bản đính kèm, xem file.", doc_numbers=["5843/KH-UBND"]),
+    small(
+        "utc-late",
+        "Bản tin đêm về phòng chống thiên tai.",
+        published=datetime(2024, 3, 29, 20, 0, tzinfo=timezone.utc),  # 30/3 03:00 in Hà Nội
+    ),
+    small("undated", "Bản tin không ghi ngày đăng về phòng chống thiên tai.", published=None),
+    small("html-doc", "Cảnh báo <script>alert(1)</script> & lừa đảo qua mạng." + FILLER),
+]
+# "undated" must really have no date: small() would default it
+SMALL_DOCS[-2].published = None
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+    ix = SearchIndex(tmp_path_factory.mktemp("ix"))
+    assert ix.update(seed_docs() + SMALL_DOCS) == 5 + len(SMALL_DOCS)
+    return ix
+
+
+@pytest.fixture(scope="module")
+def bodies() -> dict[str, str]:
+    return {d.id: d.body for d in seed_docs() + SMALL_DOCS}
+
+
+def ids(index: SearchIndex, q: str, **kw) -> list[str]:
+    return [h.id for h in search(index, q, per_page=100, facets=False, **kw).hits]
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+
+def test_diacritic_free_query_finds_accented_text(index: SearchIndex):
+    found = ids(index, "cai cach hanh chinh")
+    assert {"seed-002", "seed-003", "seed-004", "apart"} <= set(found)
+    assert "seed-000" not in found  # no "cải cách" in the plan on ĐVHC
+
+
+def test_d_bar_folds_both_ways(index: SearchIndex):
+    assert {"seed-000", "seed-001"} <= set(ids(index, "DVHC"))
+    assert set(ids(index, "ĐVHC")) == set(ids(index, "dvhc"))
+    assert "nfd-doc" in ids(index, "dak lak")
+    assert "accent-none" in ids(index, "đẩy")  # accented query also matches folded text
+
+
+@pytest.mark.parametrize("query", ["hoà giải", "hòa giải", "HOÀ GIẢI", "hoa giai"])
+def test_both_tone_placements_find_each_other(index: SearchIndex, query: str):
+    assert set(ids(index, f'"{query}"')) == {"tone-new", "tone-old"}
+    assert set(ids(index, query)[:2]) == {"tone-new", "tone-old"}
+
+
+def test_tone_placement_for_uy(index: SearchIndex):
+    assert {"tone-new", "tone-old"} <= set(ids(index, "thuỷ"))
+    assert {"tone-new", "tone-old"} <= set(ids(index, "thủy"))
+
+
+def test_nfd_document_and_nfd_query(index: SearchIndex):
+    assert ids(index, "Đắk Lắk") == ["nfd-doc"]
+    assert ids(index, unicodedata.normalize("NFD", "Đắk Lắk")) == ["nfd-doc"]
+    assert ids(index, unicodedata.normalize("NFD", '"dịch vụ công ở Đắk Lắk"')) == ["nfd-doc"]
+
+
+def test_single_digit_numbers(index: SearchIndex):
+    assert ids(index, '"mức độ 3"') == ["nfd-doc"]
+    assert ids(index, "muc do 4") == ["level-4"]
+
+
+def test_phrase_must_not_match_words_apart(index: SearchIndex):
+    loose = set(ids(index, "cải cách hành chính"))
+    phrase = set(ids(index, '"cải cách hành chính"'))
+    assert "apart" in loose
+    assert "apart" not in phrase
+    assert {"seed-002", "seed-003"} <= phrase
+
+
+def test_phrase_without_diacritics(index: SearchIndex):
+    assert set(ids(index, '"cai cach hanh chinh"')) == set(ids(index, '"cải cách hành chính"'))
+
+
+@pytest.mark.parametrize(
+    "query", ["139/KH-UBND", "139/kh-ubnd", "139 /KH-UBND", "139/KH.UBND", '"139/KH-UBND"']
+)
+def test_document_number_whole(index: SearchIndex, query: str):
+    assert ids(index, query) == ["seed-000"]
+
+
+@pytest.mark.parametrize("query", ["07/2022/QĐ-UBND", "7/2022/QD-UBND", "07/2022/qđ-ubnd"])
+def test_document_number_with_year_and_qd_variants(index: SearchIndex, query: str):
+    assert ids(index, query) == ["qd-doc"]
+
+
+def test_document_number_is_not_its_parts(index: SearchIndex):
+    assert ids(index, "139/KH-UBND") == ["seed-000"]
+    assert ids(index, "139/NQ-CP") == []  # same number, other document
+    assert "qd-doc" in ids(index, "123/UBND-VP")
+
+
+def test_party_document_numbers(index: SearchIndex):
+    assert ids(index, "37-NQ/TW") == ["seed-001"]
+
+
+def test_document_number_from_doc_numbers_field(index: SearchIndex):
+    assert ids(index, "5843/KH-UBND") == ["cited-only"]
+
+
+def test_exclusion(index: SearchIndex):
+    assert ids(index, '"hòa giải" -thủy') == []
+    assert ids(index, '"hòa giải" -điện') == ["tone-new"]
+    assert ids(index, '"hòa giải" -"thủy lợi"') == ["tone-old"]
+    assert ids(index, '-"thủy lợi" "hòa giải"') == ["tone-old"]
+
+
+def test_excluding_an_accented_word_keeps_other_spellings(index: SearchIndex):
+    assert set(ids(index, "đẩy mạnh -cái")) == {"accent-exact", "accent-none"}
+    assert set(ids(index, "đẩy mạnh -cai")) == set()
+
+
+# --- ranking -----------------------------------------------------------------------------------
+
+
+def test_exact_accent_matches_rank_first(index: SearchIndex):
+    found = ids(index, "cải cách đẩy mạnh")
+    assert found[0] == "accent-exact"
+    assert set(found) >= {"accent-exact", "accent-other", "accent-none"}
+    found = ids(index, "cái cách đẩy mạnh")
+    assert found[0] == "accent-other"
+
+
+def test_exact_accent_phrase_ranks_first(index: SearchIndex):
+    found = ids(index, '"đẩy mạnh cải cách"')
+    assert found[0] == "accent-exact"
+    assert set(found) == {"accent-exact", "accent-other", "accent-none"}
+
+
+def test_folded_query_does_not_prefer_any_spelling(index: SearchIndex):
+    result = search(index, '"day manh cai cach"', facets=False)
+    scores = {h.id: h.score for h in result.hits}
+    assert scores["accent-exact"] == pytest.approx(scores["accent-other"], rel=0.2)
+
+
+def test_title_is_boosted(index: SearchIndex):
+    found = ids(index, "dịch vụ công")
+    assert found[0] == "nfd-doc"  # in the title there, in the body elsewhere
+
+
+# --- filters, facets, sorting --------------------------------------------------------------------
+
+
+def test_empty_query_with_filter_lists_everything_matching(index: SearchIndex):
+    assert set(ids(index, "", portal="quan-thanh-xuan")) == {"seed-000", "seed-001"}
+    assert set(ids(index, "", portal=["quan-thanh-xuan", "huyen-phu-loc"])) == {
+        "seed-000",
+        "seed-001",
+        "seed-002",
+    }
+    assert search(index, "").total == 5 + len(SMALL_DOCS)
+
+
+def test_topic_filter(index: SearchIndex):
+    assert set(ids(index, "", topic="dvhc")) == {"seed-000", "seed-001"}
+    assert set(ids(index, "tuyên truyền", topic="cchc")) == {"seed-002", "seed-003", "seed-004"}
+
+
+def test_date_filter_is_inclusive_and_works_with_date_only_docs(index: SearchIndex):
+    day = date(2024, 3, 25)
+    assert ids(index, "", date_from=day, date_to=day) == ["seed-001"]  # a date-only doc
+    assert set(ids(index, "", date_from=day, date_to=date(2024, 3, 29))) == {
+        "seed-000",  # 29/3 16:32: the whole last day counts
+        "seed-001",
+    }
+    assert ids(index, "", date_from=date(2024, 3, 29), date_to=date(2024, 3, 29)) == ["seed-000"]
+    assert ids(index, "", date_from=date(2024, 3, 30), date_to=date(2024, 3, 30)) == ["utc-late"]
+    assert set(ids(index, "tuyên truyền", date_to=date(2022, 12, 31))) == {
+        "seed-002",
+        "seed-003",
+    }
+    assert "undated" not in ids(index, "thiên tai", date_from=date(2000, 1, 1))
+    assert "undated" in ids(index, "thiên tai")
+
+
+def test_facet_counts(index: SearchIndex):
+    result = search(index, "tuyên truyền")
+    assert result.total == 5
+    assert result.facets["portal"] == {
+        "quan-thanh-xuan": 2,
+        "huyen-phu-loc": 1,
+        "quan-hai-ba-trung": 1,
+        "thi-tran-tan-minh": 1,
+    }
+    assert result.facets["topic"] == {"cchc": 3, "dvhc": 2}
+    assert result.facets["year"] == {"2024": 2, "2023": 1, "2022": 1, "2017": 1}
+    filtered = search(index, "tuyên truyền", portal="quan-thanh-xuan")
+    assert filtered.facets["portal"] == {"quan-thanh-xuan": 2}
+
+
+def test_sort_newest_and_oldest(index: SearchIndex):
+    newest = ids(index, "tuyên truyền", sort="newest")
+    assert newest == ["seed-000", "seed-001", "seed-004", "seed-002", "seed-003"]
+    assert ids(index, "tuyên truyền", sort="oldest") == list(reversed(newest))
+    thien_tai = ids(index, "thiên tai", sort="newest")
+    assert thien_tai == ["utc-late", "undated"]
+    assert ids(index, "thiên tai", sort="oldest") == ["utc-late", "undated"]  # undated last
+
+
+def test_paging(index: SearchIndex):
+    all_ids = ids(index, "", sort="oldest")
+    page2 = search(index, "", sort="oldest", page=2, per_page=4, facets=False)
+    assert [h.id for h in page2.hits] == all_ids[4:8]
+    assert page2.total == len(all_ids)
+
+
+def test_hit_fields(index: SearchIndex):
+    (hit,) = search(index, "139/KH-UBND").hits
+    assert hit.portal == "quan-thanh-xuan"
+    assert hit.published == datetime(2024, 3, 29, 16, 32, tzinfo=VN_TZ)
+    assert hit.topics == ["dvhc"]
+    assert hit.url.endswith("000.html")
+    assert hit.title.startswith("Kế hoạch thông tin")
+    (hit,) = search(index, "37-NQ/TW").hits
+    assert hit.published == date(2024, 3, 25)
+
+
+# --- snippets ------------------------------------------------------------------------------------
+
+
+def test_snippet_highlights_folded_and_exact_matches(index: SearchIndex, bodies: dict[str, str]):
+    hits = search(index, "cai cach", text_for=bodies.get).hits
+    by_id = {h.id: h.snippet for h in hits}
+    assert "<b>cải cách</b>" in by_id["accent-exact"]
+    assert "<b>cái cách</b>" in by_id["accent-other"]
+    assert "<b>cai cach</b>" in by_id["accent-none"]
+
+
+def test_snippet_escapes_html(index: SearchIndex, bodies: dict[str, str]):
+    (hit,) = search(index, "lừa đảo", text_for=bodies.get).hits
+    assert "<script>" not in hit.snippet
+    assert "&lt;script&gt;" in hit.snippet
+    assert "&amp;" in hit.snippet
+    assert "<b>lừa đảo</b>" in hit.snippet
+
+
+def test_snippet_on_nfd_body(index: SearchIndex, bodies: dict[str, str]):
+    (hit,) = search(index, "Đắk Lắk", text_for=bodies.get).hits
+    assert "<b>Đắk Lắk</b>" in hit.snippet
+
+
+def test_snippet_falls_back_to_the_lead(index: SearchIndex):
+    (hit,) = search(index, "139/KH-UBND", text_for=lambda _id: None).hits
+    assert "<b>139/KH-UBND</b>" in hit.snippet  # the number is in seed 000's lead
+
+
+def test_build_query_empty():
+    assert build_query("") is None
+    assert build_query("   ") is None
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def test_update_replaces_and_delete_removes(tmp_path: Path):
+    ix = SearchIndex(tmp_path / "ix")
+    docs = seed_docs()
+    assert ix.update(docs) == 5
+    changed = small(
+        "seed-002", "Nội dung mới về chuyển đổi số.", title="Tiêu đề mới", content_hash="new"
+    )
+    # the same id twice in one call: written once, last wins
+    assert ix.update([small("seed-002", "bản nháp", content_hash="draft"), changed]) == 1
+    assert ix.doc_count() == 5
+    assert ids(ix, "chuyển đổi số") == ["seed-002"]
+    assert ids(ix, "bản nháp") == []
+    assert ids(ix, "131/KH-UBND") == []  # the old text is gone
+    hashes = ix.indexed_hashes()
+    assert hashes["seed-002"] == "new"
+    assert hashes == {**{d.id: d.content_hash for d in docs}, "seed-002": "new"}
+    assert ix.delete(["seed-002", "missing"]) == 1
+    assert ix.doc_count() == 4
+    assert "seed-002" not in ix.indexed_hashes()
+    assert ids(ix, "chuyển đổi số") == []
+    assert ix.delete(["seed-002"]) == 0
+    ix.close()
+    reopened = SearchIndex(tmp_path / "ix")
+    assert reopened.doc_count() == 4
+    reopened.close()
+
+
+def test_bulk_update_with_worker_processes_loses_nothing(tmp_path: Path):
+    ix = SearchIndex(tmp_path / "ix", procs=2, batch_size=300)
+    base = date(2020, 1, 1)
+
+    def docs(version: str) -> list[IndexDoc]:
+        return [
+            small(
+                f"bulk-{i}",
+                f"Bài số {i} về cải cách hành chính phiên bản {version}." + FILLER,
+                published=base + timedelta(days=i),
+                content_hash=f"{version}-{i}",
+            )
+            for i in range(450)
+        ]
+
+    seen: list[int] = []
+    assert ix.update(docs("một"), progress=seen.append) == 450
+    assert seen == [300, 450]
+    assert ix.doc_count() == 450
+    assert ix.update(docs("hai")) == 450
+    assert ix.doc_count() == 450
+    assert search(ix, "phiên bản một", facets=False).total == 0
+    assert search(ix, "phiên bản hai", facets=False).total == 450
+    assert set(ix.indexed_hashes().values()) == {f"hai-{i}" for i in range(450)}
+    ix.close()

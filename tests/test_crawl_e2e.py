@@ -1,0 +1,138 @@
+"""End to end: crawl every sample portal over real HTTP on 127.0.0.1 through the CLI and
+compare the archive with each portal's hand-annotated ground truth."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from urllib.parse import urlsplit
+
+import pytest
+
+from archive.config import Config
+from archive.store import Archive
+from scraper.sample_portals import PORTALS
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def archived(crawled):
+    archive = Archive(Config.resolve(crawled["data"]))
+    records = list(archive.iter_articles())
+    runs = archive.runs()
+    archive.close()
+    return records, runs
+
+
+def _by_url(records, slug):
+    return {r.canonical_url: r for r in records if r.portal == slug}
+
+
+@pytest.mark.parametrize("slug", PORTALS)
+def test_exactly_the_expected_articles(archived, sample_world, slug):
+    records, _ = archived
+    expected = {e["canonical_url"] for e in sample_world.expected(slug)}
+    got = [r.canonical_url for r in records if r.portal == slug]
+    assert len(got) == len(set(got)), "duplicates"
+    assert set(got) - expected == set(), "extra articles (listings, print views, soft 404s?)"
+    assert expected - set(got) == set(), "missing articles"
+
+
+FIELDS = ("title", "published", "author", "lead", "body_start", "body_end", "attachments",
+          "doc_refs", "topics", "views")
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("slug", PORTALS)
+def test_fields_match_ground_truth(archived, sample_world, slug, field):
+    records, _ = archived
+    got = _by_url(records, slug)
+    wrong = []
+    for exp in sample_world.expected(slug):
+        rec = got.get(exp["canonical_url"])
+        if rec is None:
+            continue
+        if field == "body_start":
+            ok = " ".join(rec.body.split()).startswith(exp["body_start"])
+            value = rec.body[:60]
+        elif field == "body_end":
+            ok = " ".join(rec.body.split()).endswith(exp["body_end"])
+            value = rec.body[-60:]
+        elif field == "topics":
+            value = sorted(rec.topics)
+            ok = value == sorted(exp["topics"])
+        else:
+            value = getattr(rec, field)
+            ok = value == exp[field]
+        if not ok:
+            wrong.append((exp["canonical_url"], value, exp.get(field)))
+    assert not wrong, "\n".join(f"{u}\n   got      {g!r}\n   expected {e!r}" for u, g, e in wrong)
+
+
+def test_runs_recorded(archived):
+    _, runs = archived
+    assert sorted(r["portal"] for r in runs) == sorted(PORTALS)
+    for r in runs:
+        assert r["status"] == "finished"
+        assert r["new"] == 10 and r["invalid"] == 0 and r["errors"] == 0
+
+
+def test_stays_on_portal_and_obeys_robots(crawled, sample_world):
+    requests = crawled["requests"]
+    assert requests, "the crawl made no request to the sample portals"
+    assert not [r for r in requests if r[2].startswith("/admin")]
+    archive = Archive(Config.resolve(crawled["data"]))
+    with archive.session() as s:
+        from sqlalchemy import select
+
+        from archive.models import RawResponse
+
+        urls = s.scalars(select(RawResponse.url)).all()
+    archive.close()
+    hosts = {urlsplit(sample_world.base_url(p)).netloc for p in PORTALS}
+    assert urls and {urlsplit(u).netloc for u in urls} <= hosts
+
+
+def test_no_page_fetched_twice(crawled):
+    counts = Counter((r[0], r[2]) for r in crawled["requests"] if r[1] == "GET")
+    assert [k for k, n in counts.items() if n > 1] == []
+
+
+def test_search_after_crawl(crawled):
+    data = str(crawled["data"])
+    proc = run_cli("--data-dir", data, "search", "cai cach hanh chinh", "--json", check=True)
+    result = json.loads(proc.stdout)
+    assert result["total"] >= 5
+    assert all("cchc" in h["topics"] for h in result["hits"][:3])
+    proc = run_cli("--data-dir", data, "search", "139/kh-ubnd", "--json", check=True)
+    hits = json.loads(proc.stdout)["hits"]
+    assert hits and hits[0]["portal"] == "quan-thanh-xuan"
+
+
+def test_export_after_crawl(crawled, tmp_path):
+    data = str(crawled["data"])
+    out = tmp_path / "all.csv"
+    run_cli("--data-dir", data, "export", "--format", "csv", "-o", str(out), check=True)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == 30
+    assert {"portal", "fetched_at", "content_hash", "doc_refs", "body"} <= set(rows[0])
+    out = tmp_path / "dvhc.jsonl"
+    run_cli("--data-dir", data, "export", "--topic", "dvhc", "--format", "jsonl", "-o", str(out),
+            check=True)
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert lines and all("dvhc" in x["topics"] for x in lines)
+
+
+def test_recrawl_finds_everything_unchanged(crawled):
+    proc = run_cli("--data-dir", str(crawled["data"]), "crawl", "all", "--portals",
+                   str(crawled["registry"]), "--allow-private", check=True)
+    archive = Archive(Config.resolve(crawled["data"]))
+    runs = archive.runs(limit=3)
+    summary = archive.summary()
+    archive.close()
+    assert all(r["unchanged"] == 10 and r["new"] == 0 and r["updated"] == 0 for r in runs), proc.stdout
+    assert summary["versions"] == summary["articles"] == 30
