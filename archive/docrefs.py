@@ -237,8 +237,8 @@ _CODE_SEP = rf"(?:[{_DASH}.]|-{_SP}\n{_SP})"
 
 NUMBER_RE = re.compile(
     rf"(?<![\w/{_DASH}])(?<!\d[.,])(?:"
-    rf"(?P<party>\d{{1,5}}[^\S\n]?[{_DASH}][^\S\n]?{_CODE}{_WS}/{_WS}{_CODE}(?:{_CODE_SEP}{_CODE})*)"
-    rf"|(?P<std>\d{{1,5}}{_WS}/{_WS}(?:(?:19|20)\d{{2}}{_WS}/{_WS})?{_CODE}(?:{_CODE_SEP}{_CODE})*)"
+    rf"(?P<party>\d{{1,5}}[^\S\n]?[{_DASH}][^\S\n]?{_CODE}{_WS}/{_WS}{_CODE}(?:{_CODE_SEP}{_CODE}){{0,5}})"
+    rf"|(?P<std>\d{{1,5}}{_WS}/{_WS}(?:(?:19|20)\d{{2}}{_WS}/{_WS})?{_CODE}(?:{_CODE_SEP}{_CODE}){{0,5}})"
     rf")(?![\w&])"
 )
 _TOKEN_RE = re.compile(rf"(?P<sep>\s*[{_DASH}/.]\s*)?(?P<tok>[^\s{_DASH}/.]+)")
@@ -407,9 +407,9 @@ def _make_date(m: re.Match[str], fallback_year: int | None) -> _dt.date | None:
         return None
 
 
-def _read_issuer(text: str, pos: int, limit: int | None = None) -> tuple[str | None, int]:
+def _read_issuer(text: str, pos: int) -> tuple[str | None, int]:
     """Read an issuer's name starting at ``pos``; returns the name and where it ended."""
-    end_limit = len(text) if limit is None else limit
+    end_limit = len(text)
     words: list[str] = []
     i = pos
     end = pos
@@ -436,7 +436,7 @@ def _read_issuer(text: str, pos: int, limit: int | None = None) -> tuple[str | N
         token = word.group(0)
         if not words and not token[0].isupper():
             return None, pos
-        if "/" in token or re.search(r"\d/", token):
+        if "/" in token:  # "v/v", or the next number
             break
         if token.endswith(".") and token not in ISSUER_ABBREVIATIONS:
             token = token.rstrip(".")
@@ -513,7 +513,7 @@ def extract_doc_refs(text: str, *, default_year: int | None = None) -> list[DocR
         kind_text = _kind_before(before)
         if not _accept(number, kind_text, before):
             continue
-        codes, has_year, _ = _codes(number)
+        _, has_year, _ = _codes(number)
         own_year = int(re.split(r"[/-]", number)[1]) if has_year else None
         year = own_year or default_year
 

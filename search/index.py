@@ -65,10 +65,10 @@ def make_schema() -> Schema:
     return Schema(
         id=ID(stored=True, unique=True, sortable=True),
         title=_text_field(ana, stored=True, field_boost=TITLE_BOOST),
-        # lead + body + unit name; positions for phrases; never stored (the database has it)
+        # title + lead + body + unit + cited numbers: every match is decided on this one field
+        # (one matcher per word, one phrase per quoted phrase); title only adds to the score.
+        # Positions for phrases; never stored (the database has the text).
         body=_text_field(ana),
-        # numbers the extractor found, in case the text wrote them in a shape we miss
-        docnums=TEXT(analyzer=ana, phrase=False),
         lead=STORED(),
         url=STORED(),
         pub=STORED(),  # ISO date or datetime, to give back exactly what was indexed
@@ -99,11 +99,8 @@ def parse_pub(value: str | None) -> datetime | date | None:
 
 def _fields(doc: IndexDoc) -> dict[str, Any]:
     topics = sorted({t.strip().lower() for t in doc.topics if t.strip()})
-    body = doc.body
-    if doc.lead:
-        body = doc.lead + "\n" + body
-    if doc.unit:
-        body = body + "\n" + doc.unit
+    parts = [doc.title, doc.lead or "", doc.body, doc.unit, " ".join(doc.doc_numbers)]
+    body = "\n".join(p for p in parts if p)
     fields: dict[str, Any] = {
         "id": doc.id,
         "title": doc.title,
@@ -116,8 +113,6 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
     }
     if topics:
         fields["topics"] = " ".join(topics)
-    if doc.doc_numbers:
-        fields["docnums"] = " ".join(doc.doc_numbers)
     if doc.published is not None:
         fields["published"] = local_naive(doc.published)
         fields["pub"] = doc.published.isoformat()
@@ -171,12 +166,11 @@ class SearchIndex:
         if self._searcher is None:
             self._searcher = self.ix.searcher()
         elif not self._searcher.up_to_date():
-            old = self._searcher
-            if old.doc_count_all():
-                self._searcher = old.refresh()
-            else:  # refresh() fails on a reader of an empty index (whoosh-reloaded 2.7.5)
-                old.close()
-                self._searcher = self.ix.searcher()
+            # Not Searcher.refresh(): in whoosh-reloaded 2.7.5 it reuses segment readers by
+            # segment id, so deletions committed since stay invisible (and it crashes when
+            # the old reader was of an empty index). A fresh searcher is cheap.
+            self._searcher.close()
+            self._searcher = self.ix.searcher()
         return self._searcher
 
     def doc_count(self) -> int:

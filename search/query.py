@@ -32,8 +32,6 @@ from search.index import SearchIndex, local_naive, parse_pub
 __all__ = ["Hit", "SearchResult", "build_query", "search"]
 
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
-TEXT_FIELDS = ("title", "body")
-NUMBER_FIELDS = ("title", "body", "docnums")
 SORTS = ("relevance", "newest", "oldest")
 SNIPPET_CHARS = 240
 _QUERY_PART = re.compile(r'(?:(?<=\s)|^)(-?)"([^"]*)"?|(?:(?<=\s)|^)-(\S+)')
@@ -62,63 +60,86 @@ class SearchResult:
 
 
 # --- query building ---------------------------------------------------------------------------
+#
+# Matching is decided on the "body" field alone (it also holds the title, lead, unit and cited
+# numbers) with the FOLDED forms: one term matcher per word, one phrase per quoted phrase.
+# Everything that only ranks — title matches, exact-accent matches — goes into the optional
+# side of an AndMaybe, which Whoosh evaluates only on documents the required side matched.
 
 
-def _word_query(tok: QueryToken, exact_only: bool = False) -> Q.Query:
-    if tok.doc_number:
-        return Q.Or([Q.Term(f, tok.folded) for f in NUMBER_FIELDS])
-    if exact_only and tok.exact:
-        return Q.Or([Q.Term(f, tok.exact) for f in TEXT_FIELDS])
-    terms: list[Q.Query] = [Q.Term(f, tok.folded) for f in TEXT_FIELDS]
-    if tok.exact:
-        terms += [Q.Term(f, tok.exact, boost=EXACT_BOOST) for f in TEXT_FIELDS]
-    return Q.Or(terms)
+def _union(parts: list[Q.Query]) -> Q.Query:
+    if len(parts) == 1:
+        return parts[0]
+    q = Q.Or(parts)
+    q.matcher_type = Q.Or.DEFAULT_MATCHER  # never preload whole posting lists (ArrayUnion)
+    return q
 
 
-def _phrase_query(toks: list[QueryToken], exact_only: bool = False) -> Q.Query | None:
-    if not toks:
-        return None
+def _required(toks: list[QueryToken]) -> Q.Query:
     if len(toks) == 1:
-        return _word_query(toks[0], exact_only)
-    folded = [t.folded for t in toks]
-    mixed = [t.exact or t.folded for t in toks]
-    has_exact = mixed != folded
-    if exact_only and has_exact:
-        return Q.Or([Q.Phrase(f, mixed) for f in TEXT_FIELDS])
-    parts: list[Q.Query] = [Q.Phrase(f, folded) for f in TEXT_FIELDS]
-    if has_exact:
-        parts += [
-            Q.Phrase(f, mixed, boost=EXACT_BOOST * (len(toks) ** 0.5)) for f in TEXT_FIELDS
-        ]
-    return Q.Or(parts)
+        return Q.Term("body", toks[0].folded)
+    return Q.Phrase("body", [t.folded for t in toks])
+
+
+def _optional(toks: list[QueryToken]) -> list[Q.Query]:
+    """Scoring-only clauses: the title (boosted by the field) and the exact spellings."""
+    out: list[Q.Query] = []
+    if len(toks) == 1:
+        out.append(Q.Term("title", toks[0].folded))
+    else:
+        out.append(Q.Phrase("title", [t.folded for t in toks]))
+    for t in toks:
+        if t.exact:
+            out.append(Q.Term("body", t.exact, boost=EXACT_BOOST))
+            out.append(Q.Term("title", t.exact, boost=EXACT_BOOST))
+    return out
+
+
+def _excluded(toks: list[QueryToken]) -> Q.Query:
+    """An excluded word or phrase: its exact spelling when it has accents, else folded."""
+    words = [t.exact or t.folded for t in toks]
+    return Q.Term("body", words[0]) if len(words) == 1 else Q.Phrase("body", words)
 
 
 def build_query(text: str) -> Q.Query | None:
-    """The Whoosh query for ``text``, or None when it only has exclusions or nothing."""
-    must: list[Q.Query] = []
-    must_not: list[Q.Query] = []
+    """The Whoosh query for ``text``, or None when it has nothing to match on."""
+    required: list[Q.Query] = []
+    optional: list[Q.Query] = []
+    excluded: list[Q.Query] = []
+
+    def add(toks: list[QueryToken], negative: bool) -> None:
+        if not toks:
+            return
+        if negative:
+            excluded.append(_excluded(toks))
+        else:
+            required.append(_required(toks))
+            optional.extend(_optional(toks))
+
+    text = nfc(text)
     rest: list[str] = []
     last = 0
-    text = nfc(text)
     for m in _QUERY_PART.finditer(text):
         rest.append(text[last : m.start()])
         last = m.end()
-        negative = bool(m.group(1)) or m.group(3) is not None
-        raw = m.group(2) if m.group(3) is None else m.group(3)
-        toks = analyze_query(raw or "")
-        q = _phrase_query(toks, exact_only=negative)
-        if q is not None:
-            (must_not if negative else must).append(q)
+        if m.group(3) is not None:  # -word
+            add(analyze_query(m.group(3)), negative=True)
+        else:  # "phrase" or -"phrase"
+            add(analyze_query(m.group(2) or ""), negative=bool(m.group(1)))
     rest.append(text[last:])
-    must.extend(_word_query(t) for t in analyze_query(" ".join(rest)))
-    if not must:
-        main: Q.Query = Q.Every()
-        if not must_not:
+    for tok in analyze_query(" ".join(rest)):
+        add([tok], negative=False)
+
+    if not required:
+        if not excluded:
             return None
+        main: Q.Query = Q.Every()
     else:
-        main = must[0] if len(must) == 1 else Q.And(must)
-    if must_not:
-        main = Q.AndNot(main, Q.Or(must_not))
+        main = required[0] if len(required) == 1 else Q.And(required)
+        if optional:
+            main = Q.AndMaybe(main, _union(optional))
+    if excluded:
+        main = Q.AndNot(main, _union(excluded))
     return main
 
 

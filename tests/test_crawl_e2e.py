@@ -136,3 +136,43 @@ def test_recrawl_finds_everything_unchanged(crawled):
     archive.close()
     assert all(r["unchanged"] == 10 and r["new"] == 0 and r["updated"] == 0 for r in runs), proc.stdout
     assert summary["versions"] == summary["articles"] == 30
+
+
+def test_scrapy_crawl_works_as_scrapy_users_expect(sample_world, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    registry = tmp_path / "portals"
+    registry.mkdir()
+    sample_world.write_registry(registry)
+    env = {**os.environ, "PORTAL_ARCHIVE_PORTALS": str(registry),
+           "PORTAL_ARCHIVE_DATA": str(tmp_path / "data"), "PORTAL_ARCHIVE_ALLOW_PRIVATE": "1",
+           "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "portal", "-a",
+                           "portal=huyen-ham-tan"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    archive = Archive(Config.resolve(tmp_path / "data"))
+    urls = {r.canonical_url for r in archive.iter_articles()}
+    archive.close()
+    assert urls == {e["canonical_url"] for e in sample_world.expected("huyen-ham-tan")}
+    # The crawl updated the search index when it ended.
+    proc = run_cli("--data-dir", str(tmp_path / "data"), "search", "tuyen truyen", "--json",
+                   check=True)
+    assert json.loads(proc.stdout)["total"] > 0
+
+
+@pytest.mark.parametrize("slug", PORTALS)
+def test_crawl_by_url_detects_the_family(sample_world, tmp_path, slug):
+    proc = run_cli("--data-dir", str(tmp_path), "crawl", sample_world.base_url(slug) + "/",
+                   "--allow-private", "--no-index", check=True)
+    assert "finished" in proc.stdout
+    archive = Archive(Config.resolve(tmp_path))
+    urls = {r.canonical_url for r in archive.iter_articles()}
+    archive.close()
+    # From the home page alone, by links: every article the home page and its links reach.
+    expected = {e["canonical_url"] for e in sample_world.expected(slug)}
+    assert urls and urls <= expected

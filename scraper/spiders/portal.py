@@ -55,7 +55,8 @@ class PortalSpider(scrapy.Spider):
         else:
             url = url if "://" in url else f"http://{url}"
             self.entry = registry.entry_from_dict({
-                "slug": slug_for_url(url), "name": urlsplit(url).netloc, "unit": "",
+                "slug": slug_for_url(url), "name": urlsplit(url).netloc,
+                "unit": f"(unknown: {urlsplit(url).netloc})",
                 "family": "generic", "base_url": url, "start_urls": [url]})
         self.auto_family = not portal
         self.trigger = trigger

@@ -5,7 +5,6 @@ Seed expectations were written by reading the seed texts, not from the function'
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -14,13 +13,13 @@ import pytest
 
 from archive.docrefs import DocRef, extract_doc_refs, kind_for_code, normalise_number
 
-SEEDS = Path(os.environ.get("PORTAL_ARCHIVE_SEEDS", "/work/shared/samples/seeds"))
+# Unedited copies of shared/samples/seeds.
+SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 
 
 def seed(prefix: str) -> str:
     paths = sorted(SEEDS.glob(f"{prefix}_*.txt"))
-    if not paths:
-        pytest.skip(f"seed {prefix} not available under {SEEDS}")
+    assert paths, f"seed {prefix} missing under {SEEDS}"
     return paths[0].read_text(encoding="utf-8")
 
 
