@@ -210,34 +210,40 @@ class Archive:
             urls = {u for it in items for u in (it.url, it.canonical_url)}
             alias = dict(s.execute(select(ArticleUrl.url, ArticleUrl.article_id)
                                    .where(ArticleUrl.url.in_(urls))).all())
+            ids = {alias.get(it.canonical_url) or alias.get(it.url) or it.id for it in items}
+            # One query each for the articles and their current versions, not one per item.
+            articles = {a.id: a for a in s.scalars(select(Article).where(Article.id.in_(ids)))}
+            current = {v.article_id: v for v in s.scalars(select(ArticleVersion).where(
+                ArticleVersion.article_id.in_(ids), ArticleVersion.is_current.is_(True)))}
             for item in items:
                 aid = alias.get(item.canonical_url) or alias.get(item.url) or item.id
                 digest = item.content_hash()
-                article = s.get(Article, aid)
+                article = articles.get(aid)
                 if article is None:
                     article = Article(id=aid, portal_id=portal_id, canonical_url=item.canonical_url,
                                       first_seen=now, last_seen=now, version_count=1)
+                    articles[aid] = article
                     s.add(article)
-                    s.add(_version(item, aid, 1, digest, run_id))
+                    current[aid] = _version(item, aid, 1, digest, run_id)
+                    s.add(current[aid])
                     counts["new"] += 1
                 else:
-                    current = s.scalar(select(ArticleVersion).where(
-                        ArticleVersion.article_id == aid, ArticleVersion.is_current.is_(True)))
+                    version = current.get(aid)
                     article.last_seen = now
-                    if current is not None and current.content_hash == digest:
-                        current.views = item.views if item.views is not None else current.views
+                    if version is not None and version.content_hash == digest:
+                        version.views = item.views if item.views is not None else version.views
                         counts["unchanged"] += 1
                     else:
-                        if current is not None:
-                            current.is_current = False
+                        if version is not None:
+                            version.is_current = False
                         article.version_count += 1
-                        s.add(_version(item, aid, article.version_count, digest, run_id))
+                        current[aid] = _version(item, aid, article.version_count, digest, run_id)
+                        s.add(current[aid])
                         counts["updated"] += 1
                 for u in {item.url, item.canonical_url}:
                     if u not in alias:
                         s.add(ArticleUrl(url=u, article_id=aid))
                         alias[u] = aid
-                s.flush()
         return counts
 
     def article_hashes(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -37,16 +38,16 @@ def full_crawl(registry: Path, data: Path) -> tuple[float, dict[str, list[str]]]
     engine = create_engine(f"sqlite:///{data / 'archive.sqlite3'}")
     with engine.connect() as conn:
         runs = conn.execute(text(
-            "select r.id, p.slug, r.stats from crawl_runs r join portals p on p.id = r.portal_id"
+            "select r.id, p.slug, r.stats, r.started_at, r.finished_at from crawl_runs r "
+            "join portals p on p.id = r.portal_id"
         )).all()
         urls: dict[str, list[str]] = {}
         starts, finishes, pages = [], [], 0
-        for run_id, slug, stats in runs:
+        for run_id, slug, stats, started, finished in runs:
             stats = json.loads(stats)
-            from datetime import datetime
-
-            starts.append(datetime.fromisoformat(stats["start_time"]).timestamp())
-            finishes.append(datetime.fromisoformat(stats["finish_time"]).timestamp())
+            # The run opens with the spider and closes after the last item is stored.
+            starts.append(datetime.fromisoformat(str(started)).timestamp())
+            finishes.append(datetime.fromisoformat(str(finished)).timestamp())
             pages += int(stats["response_received_count"])
             urls[slug] = [u for (u,) in conn.execute(
                 text("select url from raw_responses where crawl_run_id = :r"), {"r": run_id})]
@@ -66,12 +67,14 @@ def bare_crawl(urls: dict[str, list[str]], tmp: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scale", type=int, default=20,
+                    help="copies of each sample article (20 → 600 articles, 10 per listing)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     full, bare = [], []
     n_pages = 0
-    with SampleWorld() as world, tempfile.TemporaryDirectory() as tmpdir:
+    with SampleWorld(scale=args.scale, page_size=10) as world, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         registry = tmp / "portals"
         registry.mkdir()
@@ -87,9 +90,10 @@ def main() -> None:
     lines = [
         "## Crawl throughput: full crawl against bare Scrapy",
         "",
-        f"Command: `python bench/bench_crawl.py --runs {args.runs}` "
+        f"Command: `python bench/bench_crawl.py --runs {args.runs} --scale {args.scale}` "
         f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores).",
-        f"The 3 sample portals on 127.0.0.1, {n_pages} responses per crawl (pages, robots.txt, "
+        f"The 3 sample portals on 127.0.0.1 at scale {args.scale} (each article {args.scale}x, "
+        f"10 per listing page): {n_pages} responses per crawl (articles, listings, robots.txt, "
         "soft 404s), one crawler per portal on both sides, medians of "
         f"{args.runs} alternating runs.",
         "",

@@ -178,7 +178,6 @@ def extract(html: str | bytes, url: str, *, family: str | None = None,
             family = detect_family(sample, url)
         platform = get_platform(family)
     tree = parse_html(html)
-    tree.make_links_absolute(url, resolve_base_href=True, handle_failures="discard")
     _strip(tree)
     url = clean_url(url)
     result = Extraction(kind="other", url=url, canonical_url=_canonical(tree, url),
@@ -236,8 +235,8 @@ def _fill_article(result: Extraction, tree: lxml.html.HtmlElement,
     # Attachments from download panels outside the body, and links inside it.
     attachments: dict[str, str] = {}
     for panel in platform.select(tree, "attachments"):
-        _collect_attachments(panel, attachments)
-    _collect_attachments(container, attachments)
+        _collect_attachments(panel, result.url, attachments)
+    _collect_attachments(container, result.url, attachments)
 
     lead_el = _first(platform.select(tree, "lead"))
     lead = _text(lead_el) or None
@@ -342,9 +341,9 @@ def _is_soft_404(tree: lxml.html.HtmlElement, title: str | None) -> bool:
     return False
 
 
-def _collect_attachments(root: lxml.html.HtmlElement, found: dict[str, str]) -> None:
+def _collect_attachments(root: lxml.html.HtmlElement, base: str, found: dict[str, str]) -> None:
     for a in root.iter("a"):
-        href = a.get("href")
+        href = _abs(base, a.get("href"))
         if not href or not href.startswith(("http://", "https://")):
             continue
         if ATTACHMENT_EXT.search(urlsplit(href).path + "?") or ATTACHMENT_PATH.search(href):
@@ -488,16 +487,19 @@ def _links(tree: lxml.html.HtmlElement, url: str, platform: Platform) -> tuple[l
         if href:
             pages[clean_url(href)] = None
     if platform.article_url is not None or platform.listing_url is not None:
+        art, lst, prt = platform.article_url, platform.listing_url, platform.print_url
         for a in tree.iter("a"):
-            href = _abs(url, a.get("href"))
-            if not href:
+            raw = a.get("href")
+            # Match the raw href first (relative links carry the pattern too): urljoin is
+            # the costly step and most links on a portal page are neither kind.
+            if not raw or (prt is not None and prt.search(raw)):
                 continue
-            if platform.print_url is not None and platform.print_url.search(href):
+            is_article = art is not None and art.search(raw)
+            if not is_article and not (lst is not None and lst.search(raw)):
                 continue
-            if platform.article_url is not None and platform.article_url.search(href):
-                articles[clean_url(href)] = None
-            elif platform.listing_url is not None and platform.listing_url.search(href):
-                pages[clean_url(href)] = None
+            href = _abs(url, raw)
+            if href:
+                (articles if is_article else pages)[clean_url(href)] = None
     return list(articles), list(pages)
 
 

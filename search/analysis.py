@@ -29,11 +29,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-
+from itertools import accumulate as _accumulate
 from pickle import dumps as _dumps
+from pickle import loads as _loads
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.formats import Positions
+from whoosh.system import _INT_SIZE
 from whoosh.system import pack_uint as _pack_uint
 
 from archive.text import FOLD_SAME_LENGTH, canonical_tones_nfc, nfc
@@ -171,7 +173,6 @@ class VietnameseAnalyzer(Tokenizer):
                 t.text = prefix + exact
                 yield t
 
-
     def position_lists(self, value: str, start_pos: int = 0) -> dict[str, list[int]]:
         """Indexing fast path: term -> positions for ``value``, the same terms and positions
         as ``__call__(value, positions=True)`` without Token objects or match objects."""
@@ -207,6 +208,11 @@ class VietnameseAnalyzer(Tokenizer):
         return poses
 
 
+# Most terms occur once in an article: their encoded posting value depends on the position
+# alone, so it is built once (Positions.encode: frequency + pickled position deltas).
+_SINGLE_POSITION = [_pack_uint(1) + _dumps([p], 2) for p in range(4096)]
+
+
 class VietnamesePositions(Positions):
     """``Positions`` (same on-disk encoding) that asks :class:`VietnameseAnalyzer` for its
     term -> positions map directly: no Token generator, no per-token dict updates."""
@@ -217,14 +223,25 @@ class VietnamesePositions(Positions):
             yield from super().word_values(value, analyzer, **kwargs)
             return
         fb = self.field_boost
+        single = _SINGLE_POSITION
+        limit = len(single)
         for w, poslist in fast(value, kwargs.get("start_pos", 0)).items():
             n = len(poslist)
             if n == 1:
+                p = poslist[0]
+                if p < limit:
+                    yield (w, 1, fb, single[p])
+                    continue
                 deltas = poslist
             else:
                 deltas = [poslist[0]]
                 deltas += [b - a for a, b in zip(poslist, poslist[1:], strict=False)]
             yield (w, n, n * fb, _pack_uint(n) + _dumps(deltas, 2))
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        if not valuestring.endswith(b"."):  # as Positions: the codec may strip pickle's STOP
+            valuestring += b"."
+        return list(_accumulate(_loads(valuestring[_INT_SIZE:])))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,10 @@ from datetime import date, datetime, time
 from whoosh import query as Q
 from whoosh import sorting
 from whoosh.highlight import ContextFragmenter, Formatter, Highlighter, get_text
+from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, WrappingMatcher
+from whoosh.query.spans import Span, SpanWrappingMatcher
+from whoosh.searching import Searcher
+from whoosh.util import make_binary_tree
 
 from archive.text import nfc
 from search.analysis import QueryToken, analyze_query
@@ -67,6 +71,53 @@ class SearchResult:
 # side of an AndMaybe, which Whoosh evaluates only on documents the required side matched.
 
 
+class _PhraseMatcher(SpanWrappingMatcher):
+    """Whoosh's phrase matcher computes Span objects pairwise in Python for every candidate;
+    this one intersects position sets: start positions p with word i at p + i for every i."""
+
+    def __init__(self, child: Matcher, size: int) -> None:
+        self._size = size
+        self._leaves = list(child.term_matchers())
+        super().__init__(child)
+
+    def copy(self) -> _PhraseMatcher:
+        m = _PhraseMatcher(self.child.copy(), self._size)
+        m._spans = self._spans
+        return m
+
+    def _replacement(self, newchild: Matcher) -> _PhraseMatcher:
+        return _PhraseMatcher(newchild, self._size)
+
+    def _get_spans(self) -> list[Span]:
+        leaves = self._leaves
+        if len(leaves) != self._size:
+            return []
+        starts = set(leaves[0].value_as("positions"))
+        for offset in range(1, len(leaves)):
+            starts.intersection_update([p - offset for p in leaves[offset].value_as("positions")])
+            if not starts:
+                return []
+        first = min(starts)
+        return [Span(first, first + self._size - 1)]
+
+
+class FastPhrase(Q.Phrase):
+    """``Phrase`` (slop 1: adjacent words in order) with :class:`_PhraseMatcher`."""
+
+    def matcher(self, searcher, context=None):  # noqa: ANN001, ANN201 - Whoosh API
+        field = searcher.schema[self.fieldname]
+        reader = searcher.reader()
+        terms = []
+        for word in self.words:
+            if (self.fieldname, field.to_bytes(word)) not in reader:
+                return NullMatcher()
+            terms.append(Q.Term(self.fieldname, word).matcher(searcher, context))
+        m = _PhraseMatcher(make_binary_tree(IntersectionMatcher, terms), len(terms))
+        if self.boost != 1.0:
+            return WrappingMatcher(m, boost=self.boost)
+        return m
+
+
 def _union(parts: list[Q.Query]) -> Q.Query:
     if len(parts) == 1:
         return parts[0]
@@ -78,7 +129,7 @@ def _union(parts: list[Q.Query]) -> Q.Query:
 def _required(toks: list[QueryToken]) -> Q.Query:
     if len(toks) == 1:
         return Q.Term("body", toks[0].folded)
-    return Q.Phrase("body", [t.folded for t in toks])
+    return FastPhrase("body", [t.folded for t in toks])
 
 
 def _optional(toks: list[QueryToken]) -> list[Q.Query]:
@@ -87,7 +138,7 @@ def _optional(toks: list[QueryToken]) -> list[Q.Query]:
     if len(toks) == 1:
         out.append(Q.Term("title", toks[0].folded))
     else:
-        out.append(Q.Phrase("title", [t.folded for t in toks]))
+        out.append(FastPhrase("title", [t.folded for t in toks]))
     for t in toks:
         if t.exact:
             out.append(Q.Term("body", t.exact, boost=EXACT_BOOST))
@@ -98,11 +149,18 @@ def _optional(toks: list[QueryToken]) -> list[Q.Query]:
 def _excluded(toks: list[QueryToken]) -> Q.Query:
     """An excluded word or phrase: its exact spelling when it has accents, else folded."""
     words = [t.exact or t.folded for t in toks]
-    return Q.Term("body", words[0]) if len(words) == 1 else Q.Phrase("body", words)
+    return Q.Term("body", words[0]) if len(words) == 1 else FastPhrase("body", words)
 
 
 def build_query(text: str) -> Q.Query | None:
-    """The Whoosh query for ``text``, or None when it has nothing to match on."""
+    """The scored Whoosh query for ``text``, or None when it has nothing to match on."""
+    built = _build(text)
+    return None if built is None else built[0]
+
+
+def _build(text: str) -> tuple[Q.Query, Q.Query] | None:
+    """(scored query, match-only query): the second has no scoring-only clauses and is
+    what totals and facet counts run."""
     required: list[Q.Query] = []
     optional: list[Q.Query] = []
     excluded: list[Q.Query] = []
@@ -133,14 +191,15 @@ def build_query(text: str) -> Q.Query | None:
     if not required:
         if not excluded:
             return None
-        main: Q.Query = Q.Every()
+        match: Q.Query = Q.Every()
+        scored = match
     else:
-        main = required[0] if len(required) == 1 else Q.And(required)
-        if optional:
-            main = Q.AndMaybe(main, _union(optional))
+        match = required[0] if len(required) == 1 else Q.And(required)
+        scored = Q.AndMaybe(match, _union(optional)) if optional else match
     if excluded:
-        main = Q.AndNot(main, _union(excluded))
-    return main
+        match = Q.AndNot(match, _union(excluded))
+        scored = Q.AndNot(scored, _union(excluded))
+    return scored, match
 
 
 def _filter(
@@ -215,21 +274,32 @@ def _snippet(hit: object, lead: str, text_for: Callable[[str], str | None] | Non
 
 
 # --- facets -----------------------------------------------------------------------------------
+#
+# Counting runs on the match-only query's document set (no scoring, no stored fields) and on
+# column values loaded once per searcher: one list lookup per matched document and facet.
 
-_GROUPS = {
-    "portal": sorting.FieldFacet("portal", maptype=sorting.Count),
-    "topic": sorting.FieldFacet("topicset", maptype=sorting.Count),
-    "year": sorting.FieldFacet("year", maptype=sorting.Count),
-}
+_FACET_COLUMNS = {"portal": "portal", "topic": "topicset", "year": "year"}
 
 
-def _facet_counts(results: object) -> dict[str, dict[str, int]]:
+def _column_values(searcher: Searcher) -> dict[str, list[str]]:
+    cache = getattr(searcher, "_portal_archive_columns", None)
+    if cache is None:
+        reader = searcher.reader()
+        cache = {}
+        for name, column in _FACET_COLUMNS.items():
+            cr = reader.column_reader(column)
+            cache[name] = [v.decode("utf-8") if isinstance(v, bytes) else v for v in cr]
+        searcher._portal_archive_columns = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def _facet_counts(searcher: Searcher, docnums: list[int]) -> dict[str, dict[str, int]]:
+    columns = _column_values(searcher)
     out: dict[str, dict[str, int]] = {}
-    for name in _GROUPS:
-        groups = results.groups(name)  # type: ignore[attr-defined]
+    for name, values in columns.items():
+        raw = Counter(map(values.__getitem__, docnums))
         counts: Counter[str] = Counter()
-        for key, n in groups.items():
-            key = key.decode("utf-8") if isinstance(key, bytes) else (key or "")
+        for key, n in raw.items():
             if name == "topic":
                 for t in key.split():
                     counts[t] += n
@@ -270,12 +340,14 @@ def search(
         raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
     page = max(1, page)
     per_page = max(1, per_page)
-    q = build_query(query)
+    built = _build(query)
     filt = _filter(portal, topic, date_from, date_to)
-    if q is None:
-        q = Q.Every()
+    if built is None:
+        q = match = Q.Every()
         if sort == "relevance":
             sort = "newest"
+    else:
+        q, match = built
     kwargs: dict[str, object] = {"filter": filt}
     if sort != "relevance":
         kwargs["sortedby"] = sorting.MultiFacet(
@@ -284,11 +356,14 @@ def search(
                 sorting.FieldFacet("published", reverse=sort == "newest"),
             ]
         )
-    if facets:
-        kwargs["groupedby"] = _GROUPS
     searcher = index.searcher()
     results = searcher.search(q, limit=page * per_page, **kwargs)
-    total = len(results)
+    # Whoosh's len(results) re-runs the query WITHOUT the filter when the collector skipped
+    # blocks; count the match-only query instead (also what the facets need).
+    if filt is not None:
+        match = filt if isinstance(match, Q.Every) else Q.And([match, filt])
+    docnums = list(searcher.docs_for_query(match))
+    total = len(docnums)
     hits: list[Hit] = []
     for hit in results[(page - 1) * per_page : page * per_page]:
         stored = hit.fields()
@@ -308,7 +383,7 @@ def search(
     return SearchResult(
         total=total,
         hits=hits,
-        facets=_facet_counts(results) if facets else {},
+        facets=_facet_counts(searcher, docnums) if facets else {},
         page=page,
         per_page=per_page,
         query=query,

@@ -9,7 +9,6 @@ sharpens it. A portal with a real oddity subclasses its family and overrides one
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from lxml.cssselect import CSSSelector
@@ -18,6 +17,11 @@ if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
     from scraper.extract import Extraction
+
+
+SELECTOR_NAMES = ("title", "date", "lead", "body", "author", "views", "attachments", "remove",
+                  "listing_links", "pagination")
+_COMPILED: dict[type, dict[str, CSSSelector | None]] = {}
 
 
 class Platform:
@@ -51,11 +55,14 @@ class Platform:
     #: Pagination links on listing pages.
     pagination: ClassVar[tuple[str, ...]] = ()
 
-    @cached_property
+    @property
     def compiled(self) -> dict[str, CSSSelector | None]:
-        names = ("title", "date", "lead", "body", "author", "views", "attachments", "remove",
-                 "listing_links", "pagination")
-        return {n: _compile(getattr(self, n)) for n in names}
+        # Compiled once per class: CSS → XPath translation costs more than the matching.
+        cls = type(self)
+        cached = _COMPILED.get(cls)
+        if cached is None:
+            cached = _COMPILED[cls] = {n: _compile(getattr(cls, n)) for n in SELECTOR_NAMES}
+        return cached
 
     def select(self, tree: HtmlElement, name: str) -> list[HtmlElement]:
         sel = self.compiled[name]

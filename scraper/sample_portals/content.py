@@ -110,3 +110,24 @@ def load_articles(slug: str) -> list[Article]:
             )
         )
     return articles
+
+
+_PATH_ID_END = re.compile(r"(\w+)(\.(?:html?|aspx))$")
+
+
+def replicate(articles: list[Article], scale: int) -> list[Article]:
+    """The articles plus ``scale - 1`` dated-back copies of each, for benchmarks.
+
+    Copy k gets a unique path (the id before the extension gains ``k`` as four digits), a
+    numbered title and a date k weeks earlier; texts and attachments stay the same.
+    """
+    from dataclasses import replace
+    from datetime import timedelta
+
+    out = list(articles)
+    for k in range(1, scale):
+        for a in articles:
+            path = _PATH_ID_END.sub(lambda m, k=k: f"{m[1]}{k:04d}{m[2]}", a.path)
+            out.append(replace(a, key=f"{a.key}-x{k}", path=path, title=f"{a.title} ({k})",
+                               published=a.published - timedelta(weeks=k)))
+    return out

@@ -64,6 +64,9 @@ class PortalSpider(scrapy.Spider):
         self.roots = {clean_url(u) for u in (self.entry.base_url, *self.entry.start_urls,
                                               *self.entry.category_urls)}
         self.seen_canonical: set[str] = set()
+        # URLs already requested: skipping them here is far cheaper than building a Request
+        # for Scrapy's dupefilter to fingerprint and drop (listings repeat every page link).
+        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args, **kwargs) -> PortalSpider:
@@ -84,6 +87,7 @@ class PortalSpider(scrapy.Spider):
 
     async def start(self):
         for url in dict.fromkeys((*self.entry.start_urls, *self.entry.category_urls)):
+            self.requested.add(clean_url(url))
             yield scrapy.Request(url, callback=self.parse)
 
     # --- helpers ----------------------------------------------------------------------
@@ -129,7 +133,8 @@ class PortalSpider(scrapy.Spider):
                      if not u.startswith(("javascript:", "mailto:", "#"))]
             links = [response.urljoin(u) for u in links]
         for url in links:
-            if self.follow_ok(url):
+            if url not in self.requested and self.follow_ok(url):
+                self.requested.add(url)
                 yield scrapy.Request(url, callback=self.parse)
 
     def _article(self, response: TextResponse, page):

@@ -166,3 +166,18 @@ def test_seed_document_numbers_are_found():
 
 def test_analyzer_pickles_and_compares_equal():
     assert pickle.loads(pickle.dumps(ANA)) == ANA
+
+
+def test_fast_format_encodes_exactly_like_whoosh_positions():
+    from whoosh.formats import Positions
+
+    from search.analysis import VietnamesePositions
+
+    text = (SEEDS / "000_79a1da586a8a92eb.txt").read_text(encoding="utf-8")
+    ours = sorted(VietnamesePositions(field_boost=2.5).word_values(text, ANA))
+    whoosh = sorted(Positions(field_boost=2.5).word_values(text, ANA))
+    assert ours == whoosh
+    assert any(freq == 1 for _, freq, _, _ in ours) and any(freq > 1 for _, freq, _, _ in ours)
+    fmt = VietnamesePositions()
+    for _, _, _, value in ours:
+        assert fmt.decode_positions(value) == Positions().decode_positions(value)

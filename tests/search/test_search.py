@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,25 @@ SEEDS = Path("/work/shared/samples/seeds")
 
 # seed file stem prefix -> (portal, unit, published, topics)
 SEED_META = {
-    "000": ("quan-thanh-xuan", "quận Thanh Xuân", datetime(2024, 3, 29, 16, 32, tzinfo=VN_TZ), ["dvhc"]),
+    "000": (
+        "quan-thanh-xuan",
+        "quận Thanh Xuân",
+        datetime(2024, 3, 29, 16, 32, tzinfo=VN_TZ),
+        ["dvhc"],
+    ),
     "001": ("quan-thanh-xuan", "quận Thanh Xuân", date(2024, 3, 25), ["dvhc"]),
-    "002": ("huyen-phu-loc", "huyện Phú Lộc", datetime(2022, 5, 30, 10, 43, tzinfo=VN_TZ), ["cchc"]),
-    "003": ("quan-hai-ba-trung", "quận Hai Bà Trưng", datetime(2017, 4, 24, 21, 10, tzinfo=VN_TZ), ["cchc"]),
+    "002": (
+        "huyen-phu-loc",
+        "huyện Phú Lộc",
+        datetime(2022, 5, 30, 10, 43, tzinfo=VN_TZ),
+        ["cchc"],
+    ),
+    "003": (
+        "quan-hai-ba-trung",
+        "quận Hai Bà Trưng",
+        datetime(2017, 4, 24, 21, 10, tzinfo=VN_TZ),
+        ["cchc"],
+    ),
     "004": ("thi-tran-tan-minh", "thị trấn Tân Minh", date(2023, 12, 1), ["cchc"]),
 }
 
@@ -88,7 +103,7 @@ SMALL_DOCS = [
     small(
         "utc-late",
         "Bản tin đêm về phòng chống thiên tai.",
-        published=datetime(2024, 3, 29, 20, 0, tzinfo=timezone.utc),  # 30/3 03:00 in Hà Nội
+        published=datetime(2024, 3, 29, 20, 0, tzinfo=UTC),  # 30/3 03:00 in Hà Nội
     ),
     small("undated", "Bản tin không ghi ngày đăng về phòng chống thiên tai.", published=None),
     small("html-doc", "Cảnh báo <script>alert(1)</script> & lừa đảo qua mạng." + FILLER),
@@ -220,9 +235,13 @@ def rank(found: list[str], doc_id: str) -> int:
 def test_exact_accent_matches_rank_first(index: SearchIndex):
     found = ids(index, "cải cách đẩy mạnh")
     assert set(found) >= {"accent-exact", "accent-other", "accent-none"}
-    assert rank(found, "accent-exact") < min(rank(found, "accent-other"), rank(found, "accent-none"))
+    assert rank(found, "accent-exact") < min(
+        rank(found, "accent-other"), rank(found, "accent-none")
+    )
     found = ids(index, "cái cách đẩy mạnh")
-    assert rank(found, "accent-other") < min(rank(found, "accent-exact"), rank(found, "accent-none"))
+    assert rank(found, "accent-other") < min(
+        rank(found, "accent-exact"), rank(found, "accent-none")
+    )
     # every document with the exact spelling ranks above every folded-only match
     found = ids(index, "cái cách")
     assert found[0] == "accent-other"
@@ -231,7 +250,9 @@ def test_exact_accent_matches_rank_first(index: SearchIndex):
 def test_exact_accent_phrase_ranks_first(index: SearchIndex):
     found = ids(index, '"đẩy mạnh cải cách"')
     assert set(found) >= {"accent-exact", "accent-other", "accent-none"}
-    assert rank(found, "accent-exact") < min(rank(found, "accent-other"), rank(found, "accent-none"))
+    assert rank(found, "accent-exact") < min(
+        rank(found, "accent-other"), rank(found, "accent-none")
+    )
 
 
 def test_folded_query_does_not_prefer_any_spelling(index: SearchIndex):
