@@ -300,6 +300,41 @@ def bench_search(
     return out
 
 
+NOTES = """\
+What the numbers rest on (details in the module docstrings of `search/`):
+
+- **Analyzer** (`search/analysis.py`): NFC, lower-case, canonical tone placement and folding
+  are done once per text (a length-preserving `re.sub` and one `str.translate`); one regex
+  finds syllables and whole document numbers; indexing calls `position_lists()`, which runs
+  `findall` on the canonical and the folded text and zips them — no Token objects, no match
+  objects. Each syllable yields its folded form and, when different, its exact form
+  (`=cải`) at the same position; a document number yields its normalised form
+  (`7/2022/qd-ubnd`) plus the bare number (`7`) at the same position.
+- **Format**: `VietnamesePositions` writes the same bytes as Whoosh's `Positions` but takes
+  the term -> positions map directly and reuses pre-encoded values for single occurrences.
+- **Writer**: `procs=2, multisegment=True` for batches of >= 60 articles (plain writer
+  below: at 30 articles 154 vs 143/s, at 60 178 vs 190/s, at 300 202 vs 362/s),
+  `limitmb=256` per process, one commit per 20,000 articles. Measured before the patches
+  below: at 10,000 articles, commits every 1,000 / 2,500 / 5,000 articles gave
+  96 / 181 / 246 articles/s (every commit merges segments); at 3,000 articles,
+  `multisegment=False` (merge in the parent) 116-123/s against 248-264/s, `limitmb=64`
+  194/s, `procs=3` 243-264/s (no better than 2 on 2 cores).
+- **Whoosh patches** (`search/index.py`, only for whoosh-reloaded 2.7.5): the per-document
+  field length is read from memory instead of the on-disk column (Whoosh asks once per
+  posting while writing, once per scored document while searching), and `PostingPool.add`
+  lost its per-posting asserts. With the fast path: ~250-290/s -> ~340-390/s at 3,000.
+- **Search**: matching runs on one field with folded terms; title and exact-accent terms only
+  score (`AndMaybe`). Phrases use a position-set matcher instead of Whoosh's span matcher
+  (2-3x faster unscored on the phrase cases). Totals and facets count the unscored match set
+  with column values cached per searcher, instead of `groupedby` (which disables Whoosh's
+  block skipping) and `len(results)` (which re-runs the query and drops the filter).
+- The machine is shared with other sessions' benchmarks; runs are interleaved so a burst of
+  load hits all engines alike, but single numbers can still move by 30% or more.
+- The generated corpus is far more repetitive than real articles (bigrams of five seed
+  texts), so phrase queries match most of it: phrase latency here is pessimistic.
+""".splitlines()
+
+
 # --- report ----------------------------------------------------------------------------------------
 
 
@@ -413,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, q, total, p50, p95 in rows:
         lines.append(f"| {name} | `{q or '(empty)'}` | {total} | {p50:.1f} | {p95:.1f} |")
+    lines += ["", *NOTES]
     report = "\n".join(lines) + "\n"
     print()
     print(report)

@@ -110,6 +110,9 @@ class VietnameseAnalyzer(Tokenizer):
 
     version = 1
 
+    def __init__(self) -> None:
+        self.built_version = self.version  # pickled with the schema: which stream built it
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
 

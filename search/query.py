@@ -260,17 +260,15 @@ def _plain_snippet(text: str) -> str:
 
 
 def _snippet(hit: object, lead: str, text_for: Callable[[str], str | None] | None) -> str:
-    doc_id = hit["id"]  # type: ignore[index]
-    if text_for is not None:
-        body = text_for(doc_id)
-        if body:
-            out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(body), top=2)
+    """Highlighted fragments of the body (from ``text_for``), else of the lead, else the
+    start of the lead or body unhighlighted (e.g. when only the title matched)."""
+    body = text_for(hit["id"]) if text_for is not None else None  # type: ignore[index]
+    for text in (body, lead):
+        if text:
+            out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(text), top=2)
             if out:
                 return out
-    if lead:
-        out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(lead), top=2)
-        return out or _plain_snippet(lead)
-    return ""
+    return _plain_snippet(nfc(lead or body or ""))
 
 
 # --- facets -----------------------------------------------------------------------------------
@@ -348,7 +346,7 @@ def search(
             sort = "newest"
     else:
         q, match = built
-    kwargs: dict[str, object] = {"filter": filt}
+    kwargs: dict[str, object] = {}
     if sort != "relevance":
         kwargs["sortedby"] = sorting.MultiFacet(
             [
@@ -357,12 +355,19 @@ def search(
             ]
         )
     searcher = index.searcher()
+    allowed: set[int] | None = None
+    if filt is not None:  # evaluated once, used by the top-N search and by the count
+        allowed = set(searcher.docs_for_query(filt))
+        kwargs["filter"] = allowed
     results = searcher.search(q, limit=page * per_page, **kwargs)
-    # Whoosh's len(results) re-runs the query WITHOUT the filter when the collector skipped
-    # blocks; count the match-only query instead (also what the facets need).
-    if filt is not None:
-        match = filt if isinstance(match, Q.Every) else Q.And([match, filt])
-    docnums = list(searcher.docs_for_query(match))
+    # Count the match-only query (no scoring) rather than len(results): Whoosh re-runs the
+    # query WITHOUT the filter when its collector skipped blocks.
+    if isinstance(match, Q.Every):
+        docnums = sorted(allowed) if allowed is not None else list(searcher.reader().all_doc_ids())
+    else:
+        docnums = list(searcher.docs_for_query(match))
+        if allowed is not None:
+            docnums = [d for d in docnums if d in allowed]
     total = len(docnums)
     hits: list[Hit] = []
     for hit in results[(page - 1) * per_page : page * per_page]:

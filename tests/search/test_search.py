@@ -432,3 +432,33 @@ def test_bulk_update_with_worker_processes_loses_nothing(tmp_path: Path):
     assert search(ix, "phiên bản hai", facets=False).total == 450
     assert set(ix.indexed_hashes().values()) == {f"hai-{i}" for i in range(450)}
     ix.close()
+
+
+def test_snippet_without_a_body_match_is_the_plain_lead_or_body(index: SearchIndex):
+    (hit,) = search(
+        index, '"Dịch vụ công ở Đắk Lắk"', text_for=lambda _id: "Chỉ có <tiêu đề>."
+    ).hits
+    assert hit.id == "nfd-doc"
+    assert hit.snippet == "Chỉ có &lt;tiêu đề&gt;."
+
+
+def test_every_exact_spelling_outranks_the_folded_only_match(index: SearchIndex):
+    found = ids(index, "cải cách")
+    exact = {"accent-exact", "apart", "seed-002", "seed-003", "seed-004"}  # contain "cải cách"
+    assert exact <= set(found)
+    assert max(rank(found, d) for d in exact) < rank(found, "accent-none")
+
+
+def test_index_built_by_another_analyzer_version_is_refused(tmp_path: Path):
+    from search.analysis import VietnameseAnalyzer
+    from search.index import IndexVersionError
+
+    SearchIndex(tmp_path / "ix").close()
+    original = VietnameseAnalyzer.version
+    VietnameseAnalyzer.version = original + 1
+    try:
+        with pytest.raises(IndexVersionError):
+            SearchIndex(tmp_path / "ix")
+    finally:
+        VietnameseAnalyzer.version = original
+    SearchIndex(tmp_path / "ix").close()
