@@ -314,7 +314,10 @@ What the numbers rest on (details in the module docstrings of `search/`):
   the term -> positions map directly and reuses pre-encoded values for single occurrences.
 - **Writer**: `procs=2, multisegment=True` for batches of >= 60 articles (plain writer
   below: at 30 articles 154 vs 143/s, at 60 178 vs 190/s, at 300 202 vs 362/s),
-  `limitmb=256` per process, one commit per 20,000 articles. Measured before the patches
+  `limitmb=768` per process (Whoosh's pool estimate is ~2x real memory; at 10,000
+  articles 256 gave 185/s, 768 gave 375/s with a worker peak RSS of ~610 MB; a one-run
+  `--articles 10000` bench with 256 measured ours 226/s, naive 208/s, FTS5 7,633/s), one
+  commit per 20,000 articles. Measured before the patches
   below: at 10,000 articles, commits every 1,000 / 2,500 / 5,000 articles gave
   96 / 181 / 246 articles/s (every commit merges segments); at 3,000 articles,
   `multisegment=False` (merge in the parent) 116-123/s against 248-264/s, `limitmb=64`

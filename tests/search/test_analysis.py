@@ -15,7 +15,8 @@ from search.analysis import (
     normalise_doc_number,
 )
 
-SEEDS = Path("/work/shared/samples/seeds")
+# Unedited copies of shared/samples/seeds.
+SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 ANA = VietnameseAnalyzer()
 
 

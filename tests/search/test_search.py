@@ -9,7 +9,8 @@ import pytest
 from search.index import VN_TZ, IndexDoc, SearchIndex
 from search.query import build_query, search
 
-SEEDS = Path("/work/shared/samples/seeds")
+# Unedited copies of shared/samples/seeds.
+SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 
 # seed file stem prefix -> (portal, unit, published, topics)
 SEED_META = {
