@@ -29,6 +29,7 @@ class CliError(Exception):
 
 # --- argument parsing ---------------------------------------------------------------------
 
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -40,20 +41,30 @@ def _date(value: str) -> date:
             except ValueError:
                 pass
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)") from None
+            f"{value!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="data directory (default: $PORTAL_ARCHIVE_DATA or the user data dir)")
-    common.add_argument("--db", default=argparse.SUPPRESS,
-                        help="SQLAlchemy database URL (default: $PORTAL_ARCHIVE_DB or SQLite "
-                             "in the data directory)")
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (default: $PORTAL_ARCHIVE_DATA or the user data dir)",
+    )
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="SQLAlchemy database URL (default: $PORTAL_ARCHIVE_DB or SQLite "
+        "in the data directory)",
+    )
     registry = argparse.ArgumentParser(add_help=False)
-    registry.add_argument("--portals", default=argparse.SUPPRESS, metavar="DIR",
-                          help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS "
-                               "or scraper/portals)")
+    registry.add_argument(
+        "--portals",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS or scraper/portals)",
+    )
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--portal", action="append", help="only this portal (repeatable)")
     filters.add_argument("--topic", choices=("cchc", "dvhc"))
@@ -61,26 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--to", dest="date_to", type=_date, metavar="DATE")
 
     p = argparse.ArgumentParser(
-        prog="portal-archive", parents=[common],
-        description="Crawl, archive, search and export Vietnamese local-government portals.")
+        prog="portal-archive",
+        parents=[common],
+        description="Crawl, archive, search and export Vietnamese local-government portals.",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     s = sub.add_parser("portals", parents=[common, registry], help="list registered portals")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("crawl", parents=[common, registry],
-                       help="crawl portals (slugs, 'all', or URLs of sites without a TOML)")
+    s = sub.add_parser(
+        "crawl",
+        parents=[common, registry],
+        help="crawl portals (slugs, 'all', or URLs of sites without a TOML)",
+    )
     s.add_argument("targets", nargs="+", metavar="PORTAL|URL|all")
-    s.add_argument("--allow-private", action="store_true",
-                   help="allow private and loopback addresses (tests, the demo)")
+    s.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow private and loopback addresses (tests, the demo)",
+    )
     s.add_argument("--no-index", action="store_true", help="do not update the search index")
-    s.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="a Scrapy setting (highest precedence)")
+    s.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting (highest precedence)",
+    )
     s.add_argument("--quiet", action="store_true", help="only progress lines and the summary")
 
-    s = sub.add_parser("extract", parents=[common],
-                       help="print what the extractor sees in one saved page")
+    s = sub.add_parser(
+        "extract", parents=[common], help="print what the extractor sees in one saved page"
+    )
     s.add_argument("file", type=Path)
     s.add_argument("--url", required=True, help="the URL the page was fetched from")
     s.add_argument("--family", help="software family (default: detect)")
@@ -109,8 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=("serve",))
     s.add_argument("--port-base", type=int, default=8701)
 
-    s = sub.add_parser("demo", parents=[common],
-                       help="serve the sample portals, crawl, index, search and export them")
+    s = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="serve the sample portals, crawl, index, search and export them",
+    )
     s.add_argument("--quiet", action="store_true")
     return p
 
@@ -120,6 +149,7 @@ def config_from(args: argparse.Namespace) -> Config:
 
 
 # --- commands -----------------------------------------------------------------------------
+
 
 def cmd_portals(args: argparse.Namespace) -> int:
     from scraper import registry
@@ -138,9 +168,16 @@ def cmd_portals(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_crawls(config: Config, targets: Sequence[str], *, portals_dir: str | None,
-               allow_private: bool, settings_overrides: Sequence[str] = (),
-               quiet: bool = False, trigger: str = "cli") -> list[dict]:
+def run_crawls(
+    config: Config,
+    targets: Sequence[str],
+    *,
+    portals_dir: str | None,
+    allow_private: bool,
+    settings_overrides: Sequence[str] = (),
+    quiet: bool = False,
+    trigger: str = "cli",
+) -> list[dict]:
     """Crawl the given portal slugs / URLs in one Scrapy process; return their run records."""
     from scraper import registry
     from scraper.middlewares import check_url
@@ -214,28 +251,43 @@ def _progress_to_stderr() -> None:
 
 
 def print_runs(runs: Sequence[dict]) -> None:
-    print(f"{'portal':<24} {'status':<10} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
-          f"{'invalid':>7} {'errors':>6} {'seconds':>8}")
+    print(
+        f"{'portal':<24} {'status':<10} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
+        f"{'invalid':>7} {'errors':>6} {'seconds':>8}"
+    )
     for r in runs:
-        secs = ((r["finished_at"] - r["started_at"]).total_seconds()
-                if r["finished_at"] and r["started_at"] else 0)
-        print(f"{r['portal']:<24} {r['status']:<10} {r['pages']:>6} {r['new']:>5} "
-              f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
-              f"{secs:>8.1f}")
+        secs = (
+            (r["finished_at"] - r["started_at"]).total_seconds()
+            if r["finished_at"] and r["started_at"]
+            else 0
+        )
+        print(
+            f"{r['portal']:<24} {r['status']:<10} {r['pages']:>6} {r['new']:>5} "
+            f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
+            f"{secs:>8.1f}"
+        )
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = config_from(args)
     allow = args.allow_private or truthy(os.environ.get(ENV_ALLOW_PRIVATE))
     started = time.perf_counter()
-    runs = run_crawls(config, args.targets, portals_dir=getattr(args, "portals", None),
-                      allow_private=allow, settings_overrides=args.set, quiet=args.quiet)
+    runs = run_crawls(
+        config,
+        args.targets,
+        portals_dir=getattr(args, "portals", None),
+        allow_private=allow,
+        settings_overrides=args.set,
+        quiet=args.quiet,
+    )
     print()
     print_runs(runs)
     if not args.no_index:
         report = update_index(config)
-        print(f"search index: {report.indexed} indexed, {report.deleted} removed, "
-              f"{report.unchanged} unchanged")
+        print(
+            f"search index: {report.indexed} indexed, {report.deleted} removed, "
+            f"{report.unchanged} unchanged"
+        )
     print(f"crawl finished in {time.perf_counter() - started:.1f}s")
     return 0 if all(r["status"] == "finished" for r in runs) else 1
 
@@ -248,7 +300,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         raise CliError(f"{args.file}: no such file")
-    if not args.url.split("://", 1)[0] in SCHEMES:
+    if args.url.split("://", 1)[0] not in SCHEMES:
         raise CliError(f"--url {args.url!r}: expected an http(s) URL")
     raw = args.file.read_bytes()
     # A saved page carries its encoding in a meta tag (or not at all): let UnicodeDammit
@@ -270,31 +322,50 @@ def update_index(config: Config, *, rebuild: bool = False, show_progress: bool =
     try:
         started = time.perf_counter()
         progress = (lambda d, t: print_progress(d, t, started=started)) if show_progress else None
-        return sync_index(archive, SearchIndex(config.index_dir), rebuild=rebuild,
-                          progress=progress)
+        return sync_index(
+            archive, SearchIndex(config.index_dir), rebuild=rebuild, progress=progress
+        )
     finally:
         archive.close()
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     report = update_index(config_from(args), rebuild=args.rebuild)
-    print(f"{report.indexed} indexed, {report.deleted} removed, {report.unchanged} unchanged "
-          f"in {report.seconds:.1f}s")
+    print(
+        f"{report.indexed} indexed, {report.deleted} removed, {report.unchanged} unchanged "
+        f"in {report.seconds:.1f}s"
+    )
     return 0
 
 
-def _search(config: Config, query: str, args: argparse.Namespace, *, page: int = 1,
-            per_page: int = 10, facets: bool = True):
+def _search(
+    config: Config,
+    query: str,
+    args: argparse.Namespace,
+    *,
+    page: int = 1,
+    per_page: int = 10,
+    facets: bool = True,
+):
     from search.index import SearchIndex
     from search.query import search
 
     archive = Archive(config)
     try:
         index = SearchIndex(config.index_dir)
-        return search(index, query, portal=args.portal, topic=args.topic,
-                      date_from=args.date_from, date_to=args.date_to,
-                      sort=getattr(args, "sort", "relevance"), page=page, per_page=per_page,
-                      text_for=lambda aid: archive.bodies([aid]).get(aid), facets=facets)
+        return search(
+            index,
+            query,
+            portal=args.portal,
+            topic=args.topic,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            sort=getattr(args, "sort", "relevance"),
+            page=page,
+            per_page=per_page,
+            text_for=lambda aid: archive.bodies([aid]).get(aid),
+            facets=facets,
+        )
     finally:
         archive.close()
 
@@ -317,12 +388,24 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def search_json(result) -> dict:
     return {
-        "query": result.query, "total": result.total, "page": result.page,
-        "per_page": result.per_page, "facets": result.facets,
-        "hits": [{"id": h.id, "title": h.title, "portal": h.portal, "url": h.url,
-                  "published": h.published.isoformat() if h.published else None,
-                  "topics": list(h.topics), "score": h.score, "snippet": h.snippet}
-                 for h in result.hits],
+        "query": result.query,
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "facets": result.facets,
+        "hits": [
+            {
+                "id": h.id,
+                "title": h.title,
+                "portal": h.portal,
+                "url": h.url,
+                "published": h.published.isoformat() if h.published else None,
+                "topics": list(h.topics),
+                "score": h.score,
+                "snippet": h.snippet,
+            }
+            for h in result.hits
+        ],
     }
 
 
@@ -335,7 +418,7 @@ def print_search(result) -> None:
         print(f"     {when} · {h.portal} · {', '.join(h.topics) or '-'}")
         print(f"     {h.url}")
         if h.snippet:
-            print(f"     {_terminal_snippet(h.snippet)}")
+            print(f"     {_terminal_snippet(' '.join(h.snippet.split()))}")
     for name, counts in result.facets.items():
         if counts:
             pairs = ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -351,8 +434,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         ids = export_ids(config, args)
     archive = Archive(config)
     try:
-        records = archive.iter_articles(ids=ids, portals=args.portal, topic=args.topic,
-                                        date_from=args.date_from, date_to=args.date_to)
+        records = archive.iter_articles(
+            ids=ids,
+            portals=args.portal,
+            topic=args.topic,
+            date_from=args.date_from,
+            date_to=args.date_to,
+        )
 
         def progress(n: int) -> None:
             sys.stderr.write(f"\rexported {n} articles ")
@@ -383,9 +471,17 @@ def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
     ids: list[str] = []
     page = 1
     while True:
-        result = search(index, args.query, portal=args.portal, topic=args.topic,
-                        date_from=args.date_from, date_to=args.date_to, page=page,
-                        per_page=1000, facets=False)
+        result = search(
+            index,
+            args.query,
+            portal=args.portal,
+            topic=args.topic,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            page=page,
+            per_page=1000,
+            facets=False,
+        )
         ids += [h.id for h in result.hits]
         if len(ids) >= result.total or not result.hits:
             return ids
@@ -426,8 +522,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "portals": cmd_portals, "crawl": cmd_crawl, "extract": cmd_extract, "index": cmd_index,
-    "search": cmd_search, "export": cmd_export, "runs": cmd_runs, "samples": cmd_samples,
+    "portals": cmd_portals,
+    "crawl": cmd_crawl,
+    "extract": cmd_extract,
+    "index": cmd_index,
+    "search": cmd_search,
+    "export": cmd_export,
+    "runs": cmd_runs,
+    "samples": cmd_samples,
     "demo": cmd_demo,
 }
 

@@ -36,7 +36,9 @@ class Config:
     db_url: str
 
     @classmethod
-    def resolve(cls, data_dir: str | os.PathLike[str] | None = None, db: str | None = None) -> Config:
+    def resolve(
+        cls, data_dir: str | os.PathLike[str] | None = None, db: str | None = None
+    ) -> Config:
         root = Path(data_dir or os.environ.get(ENV_DATA) or default_data_dir()).expanduser()
         root = root.resolve()
         url = db or os.environ.get(ENV_DB) or f"sqlite:///{root / 'archive.sqlite3'}"

@@ -38,8 +38,14 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
         for slug in world.portals:
             print(f"   {slug:<18} {world.base_url(slug)}/")
         print("== crawling (robots.txt obeyed, delays off for 127.0.0.1)")
-        runs = run_crawls(config, ["all"], portals_dir=str(registry_dir), allow_private=True,
-                          quiet=True, trigger="demo")
+        runs = run_crawls(
+            config,
+            ["all"],
+            portals_dir=str(registry_dir),
+            allow_private=True,
+            quiet=True,
+            trigger="demo",
+        )
     finally:
         world.stop()
     print_runs(runs)
@@ -52,8 +58,9 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
         index = SearchIndex(config.index_dir)
         for q in DEMO_QUERIES:
             print(f"== search: {q}")
-            result = search(index, q, per_page=3,
-                            text_for=lambda aid: archive.bodies([aid]).get(aid))
+            result = search(
+                index, q, per_page=3, text_for=lambda aid: archive.bodies([aid]).get(aid)
+            )
             print_search(result)
         exports = config.data_dir / "exports"
         exports.mkdir(exist_ok=True)
@@ -71,11 +78,15 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
     print(f"   portals: {len(summary['articles_per_portal'])}")
     for slug, n in summary["articles_per_portal"].items():
         print(f"     {slug:<18} {n} articles")
-    print(f"   articles: {summary['articles']} ({summary['versions']} versions, "
-          f"{summary['fetches']} responses kept)")
+    print(
+        f"   articles: {summary['articles']} ({summary['versions']} versions, "
+        f"{summary['fetches']} responses kept)"
+    )
     topics = summary["topics"]
-    print(f"   topics: CCHC {topics.get('cchc', 0)}, ĐVHC {topics.get('dvhc', 0)}, "
-          f"neither {topics.get('none', 0)}")
+    print(
+        f"   topics: CCHC {topics.get('cchc', 0)}, ĐVHC {topics.get('dvhc', 0)}, "
+        f"neither {topics.get('none', 0)}"
+    )
     print(f"   finished in {time.perf_counter() - started:.1f}s")
     failed = [r for r in runs if r["status"] != "finished"]
     return 1 if failed or not summary["articles"] else 0

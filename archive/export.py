@@ -15,9 +15,26 @@ from archive.store import ArticleRecord
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
-    "id", "portal", "unit", "title", "published", "author", "views", "topics", "doc_numbers",
-    "lead", "body", "url", "canonical_url", "attachments", "doc_refs", "fetched_at",
-    "first_seen", "last_seen", "version", "content_hash",
+    "id",
+    "portal",
+    "unit",
+    "title",
+    "published",
+    "author",
+    "views",
+    "topics",
+    "doc_numbers",
+    "lead",
+    "body",
+    "url",
+    "canonical_url",
+    "attachments",
+    "doc_refs",
+    "fetched_at",
+    "first_seen",
+    "last_seen",
+    "version",
+    "content_hash",
 )
 #: Archived text is untrusted: a cell starting like a formula is prefixed with "'" so that
 #: Excel/LibreOffice show it as text instead of running it (OWASP CSV injection).
@@ -39,15 +56,21 @@ def csv_row(record: ArticleRecord) -> list[str]:
     return [_safe_cell("" if d[c] is None else str(d[c])) for c in CSV_COLUMNS]
 
 
-def write_export(records: Iterable[ArticleRecord], out: IO[bytes], fmt: str, *,
-                 progress: Callable[[int], None] | None = None) -> int:
+def write_export(
+    records: Iterable[ArticleRecord],
+    out: IO[bytes],
+    fmt: str,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write ``records`` to the binary stream ``out``; returns the number written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     import io
 
-    text = io.TextIOWrapper(out, encoding="utf-8-sig" if fmt == "csv" else "utf-8",
-                            newline="", write_through=False)
+    text = io.TextIOWrapper(
+        out, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="", write_through=False
+    )
     n = 0
     try:
         if fmt == "csv":

@@ -6,9 +6,9 @@ that fails validation is counted and logged with its URL, never silently dropped
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import unicodedata
-import datetime as dt
 from datetime import date, datetime
 from typing import Literal
 

@@ -138,8 +138,16 @@ class Archive:
 
     # --- portals and runs -------------------------------------------------------------
 
-    def upsert_portal(self, slug: str, *, name: str, unit: str, base_url: str, family: str,
-                      config: dict | None = None) -> int:
+    def upsert_portal(
+        self,
+        slug: str,
+        *,
+        name: str,
+        unit: str,
+        base_url: str,
+        family: str,
+        config: dict | None = None,
+    ) -> int:
         with self.session() as s:
             portal = s.scalar(select(Portal).where(Portal.slug == slug))
             if portal is None:
@@ -176,11 +184,20 @@ class Archive:
                 select(CrawlRun, Portal.slug).join(Portal).order_by(CrawlRun.id.desc()).limit(limit)
             ).all()
             return [
-                {"id": r.id, "portal": slug, "status": r.status, "trigger": r.trigger,
-                 "started_at": r.started_at, "finished_at": r.finished_at, "pages": r.pages,
-                 "new": r.articles_new, "updated": r.articles_updated,
-                 "unchanged": r.articles_unchanged, "invalid": r.items_invalid,
-                 "errors": r.errors}
+                {
+                    "id": r.id,
+                    "portal": slug,
+                    "status": r.status,
+                    "trigger": r.trigger,
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "pages": r.pages,
+                    "new": r.articles_new,
+                    "updated": r.articles_updated,
+                    "unchanged": r.articles_unchanged,
+                    "invalid": r.items_invalid,
+                    "errors": r.errors,
+                }
                 for r, slug in rows
             ]
 
@@ -194,8 +211,9 @@ class Archive:
 
     # --- articles ---------------------------------------------------------------------
 
-    def store_articles(self, items: Iterable[ArticleItem], portal_id: int,
-                       run_id: int | None = None) -> Counter:
+    def store_articles(
+        self, items: Iterable[ArticleItem], portal_id: int, run_id: int | None = None
+    ) -> Counter:
         """Store a batch of validated items in one transaction.
 
         New canonical URL → new article; same content → ``unchanged`` (last_seen and views
@@ -208,20 +226,35 @@ class Archive:
         now = utcnow()
         with self.session() as s:
             urls = {u for it in items for u in (it.url, it.canonical_url)}
-            alias = dict(s.execute(select(ArticleUrl.url, ArticleUrl.article_id)
-                                   .where(ArticleUrl.url.in_(urls))).all())
+            alias = dict(
+                s.execute(
+                    select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.url.in_(urls))
+                ).all()
+            )
             ids = {alias.get(it.canonical_url) or alias.get(it.url) or it.id for it in items}
             # One query each for the articles and their current versions, not one per item.
             articles = {a.id: a for a in s.scalars(select(Article).where(Article.id.in_(ids)))}
-            current = {v.article_id: v for v in s.scalars(select(ArticleVersion).where(
-                ArticleVersion.article_id.in_(ids), ArticleVersion.is_current.is_(True)))}
+            current = {
+                v.article_id: v
+                for v in s.scalars(
+                    select(ArticleVersion).where(
+                        ArticleVersion.article_id.in_(ids), ArticleVersion.is_current.is_(True)
+                    )
+                )
+            }
             for item in items:
                 aid = alias.get(item.canonical_url) or alias.get(item.url) or item.id
                 digest = item.content_hash()
                 article = articles.get(aid)
                 if article is None:
-                    article = Article(id=aid, portal_id=portal_id, canonical_url=item.canonical_url,
-                                      first_seen=now, last_seen=now, version_count=1)
+                    article = Article(
+                        id=aid,
+                        portal_id=portal_id,
+                        canonical_url=item.canonical_url,
+                        first_seen=now,
+                        last_seen=now,
+                        version_count=1,
+                    )
                     articles[aid] = article
                     s.add(article)
                     current[aid] = _version(item, aid, 1, digest, run_id)
@@ -249,20 +282,35 @@ class Archive:
     def article_hashes(self) -> dict[str, str]:
         """id → content hash of the current version of every article."""
         with self.session() as s:
-            return dict(s.execute(select(ArticleVersion.article_id, ArticleVersion.content_hash)
-                                  .where(ArticleVersion.is_current.is_(True))).all())
+            return dict(
+                s.execute(
+                    select(ArticleVersion.article_id, ArticleVersion.content_hash).where(
+                        ArticleVersion.is_current.is_(True)
+                    )
+                ).all()
+            )
 
-    def iter_articles(self, *, ids: Iterable[str] | None = None, portals: Sequence[str] | None = None,
-                      topic: str | None = None, date_from: date | None = None,
-                      date_to: date | None = None, batch: int = 500) -> Iterator[ArticleRecord]:
+    def iter_articles(
+        self,
+        *,
+        ids: Iterable[str] | None = None,
+        portals: Sequence[str] | None = None,
+        topic: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        batch: int = 500,
+    ) -> Iterator[ArticleRecord]:
         """Stream current versions, oldest first, without loading them all in memory."""
-        stmt = (select(ArticleVersion, Article, Portal)
-                .join(Article, Article.id == ArticleVersion.article_id)
-                .join(Portal, Portal.id == Article.portal_id)
-                .where(ArticleVersion.is_current.is_(True))
-                .options(selectinload(ArticleVersion.attachments),
-                         selectinload(ArticleVersion.doc_refs))
-                .order_by(ArticleVersion.published_day, ArticleVersion.article_id))
+        stmt = (
+            select(ArticleVersion, Article, Portal)
+            .join(Article, Article.id == ArticleVersion.article_id)
+            .join(Portal, Portal.id == Article.portal_id)
+            .where(ArticleVersion.is_current.is_(True))
+            .options(
+                selectinload(ArticleVersion.attachments), selectinload(ArticleVersion.doc_refs)
+            )
+            .order_by(ArticleVersion.published_day, ArticleVersion.article_id)
+        )
         if portals:
             stmt = stmt.where(Portal.slug.in_(list(portals)))
         if date_from:
@@ -270,8 +318,11 @@ class Archive:
         if date_to:
             stmt = stmt.where(ArticleVersion.published_day <= date_to)
         id_list = list(ids) if ids is not None else None
-        chunks = ([id_list[i:i + batch] for i in range(0, len(id_list), batch)]
-                  if id_list is not None else [None])
+        chunks = (
+            [id_list[i : i + batch] for i in range(0, len(id_list), batch)]
+            if id_list is not None
+            else [None]
+        )
         with self.Session() as s:
             for chunk in chunks:
                 q = stmt if chunk is None else stmt.where(ArticleVersion.article_id.in_(chunk))
@@ -283,67 +334,129 @@ class Archive:
 
     def bodies(self, ids: Sequence[str]) -> dict[str, str]:
         with self.session() as s:
-            return dict(s.execute(select(ArticleVersion.article_id, ArticleVersion.body).where(
-                ArticleVersion.article_id.in_(list(ids)), ArticleVersion.is_current.is_(True))).all())
+            return dict(
+                s.execute(
+                    select(ArticleVersion.article_id, ArticleVersion.body).where(
+                        ArticleVersion.article_id.in_(list(ids)),
+                        ArticleVersion.is_current.is_(True),
+                    )
+                ).all()
+            )
 
     def versions(self, article_id: str) -> list[dict]:
         with self.session() as s:
-            rows = s.scalars(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
-                             .order_by(ArticleVersion.version)).all()
-            return [{"version": v.version, "is_current": v.is_current, "title": v.title,
-                     "body": v.body, "fetched_at": v.fetched_at, "content_hash": v.content_hash}
-                    for v in rows]
+            rows = s.scalars(
+                select(ArticleVersion)
+                .where(ArticleVersion.article_id == article_id)
+                .order_by(ArticleVersion.version)
+            ).all()
+            return [
+                {
+                    "version": v.version,
+                    "is_current": v.is_current,
+                    "title": v.title,
+                    "body": v.body,
+                    "fetched_at": v.fetched_at,
+                    "content_hash": v.content_hash,
+                }
+                for v in rows
+            ]
 
     def summary(self) -> dict:
         """Counts for the end-of-job summary: articles per portal and per topic."""
         with self.session() as s:
-            per_portal = dict(s.execute(
-                select(Portal.slug, func.count(Article.id)).join(Article, isouter=True)
-                .group_by(Portal.slug).order_by(Portal.slug)).all())
+            per_portal = dict(
+                s.execute(
+                    select(Portal.slug, func.count(Article.id))
+                    .join(Article, isouter=True)
+                    .group_by(Portal.slug)
+                    .order_by(Portal.slug)
+                ).all()
+            )
             topics: Counter = Counter()
-            for (t,) in s.execute(select(ArticleVersion.topics)
-                                  .where(ArticleVersion.is_current.is_(True))):
+            for (t,) in s.execute(
+                select(ArticleVersion.topics).where(ArticleVersion.is_current.is_(True))
+            ):
                 topics.update(t or [])
                 if not t:
                     topics["none"] += 1
             versions = s.scalar(select(func.count(ArticleVersion.id))) or 0
             raw = s.scalar(select(func.count(RawResponse.id))) or 0
-        return {"articles_per_portal": per_portal, "topics": dict(topics),
-                "articles": sum(per_portal.values()), "versions": versions, "fetches": raw}
+        return {
+            "articles_per_portal": per_portal,
+            "topics": dict(topics),
+            "articles": sum(per_portal.values()),
+            "versions": versions,
+            "fetches": raw,
+        }
 
     def mark_all_current(self) -> None:  # pragma: no cover - maintenance helper
         with self.session() as s:
             s.execute(update(ArticleVersion).values(is_current=True))
 
 
-def _version(item: ArticleItem, aid: str, number: int, digest: str, run_id: int | None
-             ) -> ArticleVersion:
+def _version(
+    item: ArticleItem, aid: str, number: int, digest: str, run_id: int | None
+) -> ArticleVersion:
     published = item.published
     day = published.date() if isinstance(published, datetime) else published
     return ArticleVersion(
-        article_id=aid, version=number, is_current=True, content_hash=digest, url=item.url,
-        title=item.title, published=published.isoformat() if published else None,
-        published_day=day, author=item.author, views=item.views, lead=item.lead,
-        body=item.body, topics=list(item.topics), fetched_at=item.fetched_at,
-        raw_sha256=item.raw_sha256, crawl_run_id=run_id or item.crawl_run_id,
-        attachments=[Attachment(position=i, url=a.url, title=a.title)
-                     for i, a in enumerate(item.attachments)],
-        doc_refs=[DocReference(position=i, number=r.number, kind=r.kind, date=r.date,
-                               issuer=r.issuer) for i, r in enumerate(item.doc_refs)],
+        article_id=aid,
+        version=number,
+        is_current=True,
+        content_hash=digest,
+        url=item.url,
+        title=item.title,
+        published=published.isoformat() if published else None,
+        published_day=day,
+        author=item.author,
+        views=item.views,
+        lead=item.lead,
+        body=item.body,
+        topics=list(item.topics),
+        fetched_at=item.fetched_at,
+        raw_sha256=item.raw_sha256,
+        crawl_run_id=run_id or item.crawl_run_id,
+        attachments=[
+            Attachment(position=i, url=a.url, title=a.title) for i, a in enumerate(item.attachments)
+        ],
+        doc_refs=[
+            DocReference(position=i, number=r.number, kind=r.kind, date=r.date, issuer=r.issuer)
+            for i, r in enumerate(item.doc_refs)
+        ],
     )
 
 
 def _record(v: ArticleVersion, a: Article, p: Portal) -> ArticleRecord:
     return ArticleRecord(
-        id=a.id, portal=p.slug, unit=p.unit, url=v.url, canonical_url=a.canonical_url,
-        title=v.title, published=v.published, published_day=v.published_day, author=v.author,
-        views=v.views, lead=v.lead, body=v.body, topics=list(v.topics or []),
+        id=a.id,
+        portal=p.slug,
+        unit=p.unit,
+        url=v.url,
+        canonical_url=a.canonical_url,
+        title=v.title,
+        published=v.published,
+        published_day=v.published_day,
+        author=v.author,
+        views=v.views,
+        lead=v.lead,
+        body=v.body,
+        topics=list(v.topics or []),
         attachments=[{"url": x.url, "title": x.title} for x in v.attachments],
-        doc_refs=[{"number": r.number, "kind": r.kind,
-                   "date": r.date.isoformat() if r.date else None, "issuer": r.issuer}
-                  for r in v.doc_refs],
-        fetched_at=v.fetched_at, first_seen=a.first_seen, last_seen=a.last_seen,
-        version=v.version, content_hash=v.content_hash,
+        doc_refs=[
+            {
+                "number": r.number,
+                "kind": r.kind,
+                "date": r.date.isoformat() if r.date else None,
+                "issuer": r.issuer,
+            }
+            for r in v.doc_refs
+        ],
+        fetched_at=v.fetched_at,
+        first_seen=a.first_seen,
+        last_seen=a.last_seen,
+        version=v.version,
+        content_hash=v.content_hash,
     )
 
 

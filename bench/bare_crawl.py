@@ -43,11 +43,18 @@ class BareSpider(scrapy.Spider):
 def main() -> None:
     groups = json.loads(open(sys.argv[1], encoding="utf-8").read())
     follow = len(sys.argv) > 2 and sys.argv[2] == "follow"
-    process = CrawlerProcess({
-        "LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False,
-        "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-        "TELNETCONSOLE_ENABLED": False, "LOGSTATS_INTERVAL": 0,
-    })
+    process = CrawlerProcess(
+        {
+            "LOG_LEVEL": "WARNING",
+            "ROBOTSTXT_OBEY": False,
+            "AUTOTHROTTLE_ENABLED": False,
+            "DOWNLOAD_DELAY": 0,
+            "CONCURRENT_REQUESTS": 16,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            "TELNETCONSOLE_ENABLED": False,
+            "LOGSTATS_INTERVAL": 0,
+        }
+    )
     crawlers = []
     for group in groups.values():
         crawler = process.create_crawler(BareSpider)
@@ -57,8 +64,13 @@ def main() -> None:
     out = []
     for c in crawlers:
         s = c.stats.get_stats()
-        out.append({"pages": s.get("response_received_count", 0),
-                    "start": s["start_time"].timestamp(), "finish": s["finish_time"].timestamp()})
+        out.append(
+            {
+                "pages": s.get("response_received_count", 0),
+                "start": s["start_time"].timestamp(),
+                "finish": s["finish_time"].timestamp(),
+            }
+        )
     print(json.dumps(out))
 
 

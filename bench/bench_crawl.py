@@ -32,15 +32,34 @@ from scraper.sample_portals import SampleWorld  # noqa: E402
 
 def full_crawl(registry: Path, data: Path) -> tuple[float, dict[str, list[str]]]:
     env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", "archive.cli", "--data-dir", str(data), "crawl", "all",
-                    "--portals", str(registry), "--allow-private", "--no-index", "--quiet"],
-                   check=True, cwd=ROOT, env=env, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archive.cli",
+            "--data-dir",
+            str(data),
+            "crawl",
+            "all",
+            "--portals",
+            str(registry),
+            "--allow-private",
+            "--no-index",
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+    )
     engine = create_engine(f"sqlite:///{data / 'archive.sqlite3'}")
     with engine.connect() as conn:
-        runs = conn.execute(text(
-            "select r.id, p.slug, r.stats, r.started_at, r.finished_at from crawl_runs r "
-            "join portals p on p.id = r.portal_id"
-        )).all()
+        runs = conn.execute(
+            text(
+                "select r.id, p.slug, r.stats, r.started_at, r.finished_at from crawl_runs r "
+                "join portals p on p.id = r.portal_id"
+            )
+        ).all()
         urls: dict[str, list[str]] = {}
         starts, finishes, pages = [], [], 0
         for run_id, slug, stats, started, finished in runs:
@@ -49,18 +68,28 @@ def full_crawl(registry: Path, data: Path) -> tuple[float, dict[str, list[str]]]
             starts.append(datetime.fromisoformat(str(started)).timestamp())
             finishes.append(datetime.fromisoformat(str(finished)).timestamp())
             pages += int(stats["response_received_count"])
-            urls[slug] = [u for (u,) in conn.execute(
-                text("select url from raw_responses where crawl_run_id = :r"), {"r": run_id})]
+            urls[slug] = [
+                u
+                for (u,) in conn.execute(
+                    text("select url from raw_responses where crawl_run_id = :r"), {"r": run_id}
+                )
+            ]
     engine.dispose()
     return pages / (max(finishes) - min(starts)), urls
 
 
-def bare_crawl(urls: dict[str, list[str]], starts: dict[str, list[str]], tmp: Path,
-               mode: str) -> float:
+def bare_crawl(
+    urls: dict[str, list[str]], starts: dict[str, list[str]], tmp: Path, mode: str
+) -> float:
     path = tmp / "urls.json"
     path.write_text(json.dumps({k: {"urls": v, "starts": starts[k]} for k, v in urls.items()}))
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bare_crawl.py"), str(path), mode],
-                          check=True, capture_output=True, text=True, cwd=tmp)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bare_crawl.py"), str(path), mode],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+    )
     stats = json.loads(proc.stdout.strip().splitlines()[-1])
     pages = sum(s["pages"] for s in stats)
     return pages / (max(s["finish"] for s in stats) - min(s["start"] for s in stats))
@@ -69,13 +98,20 @@ def bare_crawl(urls: dict[str, list[str]], starts: dict[str, list[str]], tmp: Pa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--scale", type=int, default=20,
-                    help="copies of each sample article (20 → 600 articles, 10 per listing)")
+    ap.add_argument(
+        "--scale",
+        type=int,
+        default=20,
+        help="copies of each sample article (20 → 600 articles, 10 per listing)",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     full, bare, follow = [], [], []
     n_pages = 0
-    with SampleWorld(scale=args.scale, page_size=10) as world, tempfile.TemporaryDirectory() as tmpdir:
+    with (
+        SampleWorld(scale=args.scale, page_size=10) as world,
+        tempfile.TemporaryDirectory() as tmpdir,
+    ):
         tmp = Path(tmpdir)
         registry = tmp / "portals"
         registry.mkdir()
@@ -89,8 +125,11 @@ def main() -> None:
             n_pages = sum(len(u) for u in urls.values())
             bare.append(bare_crawl(urls, starts, tmp, "list"))
             follow.append(bare_crawl(urls, starts, tmp, "follow"))
-            print(f"run {i + 1}: full {full[-1]:.1f} pages/s, bare list {bare[-1]:.1f}, "
-                  f"bare follow {follow[-1]:.1f}", flush=True)
+            print(
+                f"run {i + 1}: full {full[-1]:.1f} pages/s, bare list {bare[-1]:.1f}, "
+                f"bare follow {follow[-1]:.1f}",
+                flush=True,
+            )
     f, b, w = statistics.median(full), statistics.median(bare), statistics.median(follow)
     lines = [
         "## Crawl throughput: full crawl against bare Scrapy",

@@ -37,14 +37,25 @@ class CrawlProgress:
         s = self.crawler.stats
         pages = s.get_value("response_received_count", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        pending = len(getattr(self.crawler.engine, "slot", None).scheduler) if getattr(
-            self.crawler.engine, "slot", None) else 0
+        pending = (
+            len(getattr(self.crawler.engine, "slot", None).scheduler)
+            if getattr(self.crawler.engine, "slot", None)
+            else 0
+        )
         eta = f", ~{pending / (pages / elapsed):.0f}s left in queue" if pages and pending else ""
         spider.logger.info(
             "progress %s: %d pages (%.1f/s), %d articles (%d new), %d invalid, %d errors, "
-            "%d queued%s", spider.entry.slug, pages, pages / elapsed,
-            s.get_value("item_scraped_count", 0), s.get_value("archive/new", 0),
-            s.get_value("item/invalid", 0), s.get_value("log_count/ERROR", 0), pending, eta)
+            "%d queued%s",
+            spider.entry.slug,
+            pages,
+            pages / elapsed,
+            s.get_value("item_scraped_count", 0),
+            s.get_value("archive/new", 0),
+            s.get_value("item/invalid", 0),
+            s.get_value("log_count/ERROR", 0),
+            pending,
+            eta,
+        )
 
     def closed(self, spider) -> None:
         if self.loop is not None and self.loop.running:

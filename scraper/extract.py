@@ -28,8 +28,18 @@ from scraper.platforms import Platform, detect_family, get_platform
 
 #: Query parameters that only track the visitor; removed from every URL.
 TRACKING_PARAMS = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "fbclid", "gclid",
-    "zarsrc", "zalo_source", "_gl", "ref", "share",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "fbclid",
+    "gclid",
+    "zarsrc",
+    "zalo_source",
+    "_gl",
+    "ref",
+    "share",
 )
 #: Block-level tags: text inside them is its own paragraph.
 BLOCK_TAGS = frozenset(
@@ -37,8 +47,21 @@ BLOCK_TAGS = frozenset(
     "header footer pre figure figcaption dd dt dl hr address center form".split()
 )
 #: Never text.
-DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "object", "embed",
-             "button", "select", "input", "textarea", "nav")
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "svg",
+    "object",
+    "embed",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "nav",
+)
 #: class/id fragments of boilerplate blocks (generic extraction and body clean-up).
 BOILERPLATE = re.compile(
     r"menu|navbar|navigation|breadcrumb|footer|header|sidebar|banner|hotline|counter|"
@@ -49,18 +72,20 @@ BOILERPLATE = re.compile(
 #: Headings that start a related-news list inside an article container.
 RELATED_HEADINGS = re.compile(
     r"^(các tin khác|tin liên quan|các tin liên quan|tin khác|bài viết liên quan|"
-    r"những tin mới hơn|những tin cũ hơn|tin cùng chuyên mục|xem thêm)\s*:?$", re.I
+    r"những tin mới hơn|những tin cũ hơn|tin cùng chuyên mục|xem thêm)\s*:?$",
+    re.I,
 )
 #: Texts of soft-404 pages (served with status 200).
 SOFT_404 = re.compile(
     r"không tìm thấy|tài nguyên không được tìm thấy|trang (bạn )?(yêu cầu|tìm) không tồn tại|"
-    r"page not found|404 not found|bài viết không tồn tại|nội dung không tồn tại", re.I
+    r"page not found|404 not found|bài viết không tồn tại|nội dung không tồn tại",
+    re.I,
 )
 VIEWS = re.compile(r"(?:lượt xem|lượt đọc|số lượt xem|view count|views?)\s*:?\s*([\d.,]+)", re.I)
-ATTACHMENT_EXT = re.compile(
-    r"\.(pdf|docx?|xlsx?|odt|ods|rtf|zip|rar|7z|pptx?)(?:$|[?#/])", re.I
+ATTACHMENT_EXT = re.compile(r"\.(pdf|docx?|xlsx?|odt|ods|rtf|zip|rar|7z|pptx?)(?:$|[?#/])", re.I)
+ATTACHMENT_PATH = re.compile(
+    r"/documents/\d+/|[?&]download(=|&|$)|/DownloadFile|/file/download", re.I
 )
-ATTACHMENT_PATH = re.compile(r"/documents/\d+/|[?&]download(=|&|$)|/DownloadFile|/file/download", re.I)
 #: Title suffixes that name the site, not the article.
 TITLE_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+(cổng|trang) (thông tin|giao tiếp).*$", re.I)
 PARAGRAPH_END = re.compile(r"[.!?…:;”\"')\]]\s*(/\.)?$")
@@ -91,14 +116,23 @@ class Extraction:
 
     def as_json(self) -> dict:
         return {
-            "kind": self.kind, "url": self.url, "canonical_url": self.canonical_url,
-            "title": self.title, "published": to_iso(self.published), "author": self.author,
-            "views": self.views, "lead": self.lead, "body": self.body,
-            "attachments": self.attachments, "doc_refs": self.doc_refs, "topics": self.topics,
+            "kind": self.kind,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "title": self.title,
+            "published": to_iso(self.published),
+            "author": self.author,
+            "views": self.views,
+            "lead": self.lead,
+            "body": self.body,
+            "attachments": self.attachments,
+            "doc_refs": self.doc_refs,
+            "topics": self.topics,
         }
 
 
 # --- URLs ---------------------------------------------------------------------------------
+
 
 def clean_url(url: str) -> str:
     """Drop the fragment and tracking parameters; keep everything else as is."""
@@ -118,6 +152,7 @@ def _abs(base: str, href: str | None) -> str | None:
 
 
 # --- text ---------------------------------------------------------------------------------
+
 
 def block_paragraphs(el: lxml.html.HtmlElement) -> list[str]:
     """The element's text as paragraphs: one per block element, inline text joined."""
@@ -154,11 +189,13 @@ def _text(el: lxml.html.HtmlElement | None) -> str:
 
 
 def _strip(tree: lxml.html.HtmlElement) -> None:
-    etree.strip_elements(tree, *DROP_TAGS, etree.Comment, etree.ProcessingInstruction,
-                         with_tail=False)
+    etree.strip_elements(
+        tree, *DROP_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False
+    )
 
 
 # --- the extractor ------------------------------------------------------------------------
+
 
 def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
     if isinstance(html, bytes):
@@ -168,20 +205,30 @@ def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
     return lxml.html.document_fromstring(html or "<html></html>")
 
 
-def extract(html: str | bytes, url: str, *, family: str | None = None,
-            platform: Platform | None = None, status: int = 200) -> Extraction:
+def extract(
+    html: str | bytes,
+    url: str,
+    *,
+    family: str | None = None,
+    platform: Platform | None = None,
+    status: int = 200,
+) -> Extraction:
     """Classify a page and extract its article. ``family`` None → detect it from markers."""
     if platform is None:
         if family is None:
-            sample = html[:200_000] if isinstance(html, str) else html[:200_000].decode(
-                "utf-8", "replace")
+            sample = (
+                html[:200_000]
+                if isinstance(html, str)
+                else html[:200_000].decode("utf-8", "replace")
+            )
             family = detect_family(sample, url)
         platform = get_platform(family)
     tree = parse_html(html)
     _strip(tree)
     url = clean_url(url)
-    result = Extraction(kind="other", url=url, canonical_url=_canonical(tree, url),
-                        family=platform.name)
+    result = Extraction(
+        kind="other", url=url, canonical_url=_canonical(tree, url), family=platform.name
+    )
     result.article_links, result.page_links = _links(tree, url, platform)
     result.listing_items = len(platform.select(tree, "listing_links"))
 
@@ -212,8 +259,12 @@ def extract(html: str | bytes, url: str, *, family: str | None = None,
     return platform.post_process(result, tree)
 
 
-def _fill_article(result: Extraction, tree: lxml.html.HtmlElement,
-                  container: lxml.html.HtmlElement, platform: Platform) -> None:
+def _fill_article(
+    result: Extraction,
+    tree: lxml.html.HtmlElement,
+    container: lxml.html.HtmlElement,
+    platform: Platform,
+) -> None:
     # Date and views come from the page's own date element first (not the first date in
     # the text: bodies are full of dates of cited documents).
     date_el = _first(platform.select(tree, "date"))
@@ -248,8 +299,10 @@ def _fill_article(result: Extraction, tree: lxml.html.HtmlElement,
     if author_el is not None:
         author = _text(author_el) or None
         if author:
-            author = re.sub(r"^(tác giả( bài viết)?|tin, ảnh|người viết)\s*:\s*", "", author,
-                            flags=re.I) or None
+            author = (
+                re.sub(r"^(tác giả( bài viết)?|tin, ảnh|người viết)\s*:\s*", "", author, flags=re.I)
+                or None
+            )
         if _inside(author_el, container):
             author_el.drop_tree()
 
@@ -274,8 +327,12 @@ def _fill_article(result: Extraction, tree: lxml.html.HtmlElement,
     year = published.year if published else None
     text = result.body
     result.doc_refs = [
-        {"number": r.number, "kind": r.kind, "date": r.date.isoformat() if r.date else None,
-         "issuer": r.issuer}
+        {
+            "number": r.number,
+            "kind": r.kind,
+            "date": r.date.isoformat() if r.date else None,
+            "issuer": r.issuer,
+        }
         for r in extract_doc_refs(text, default_year=year)
     ]
     result.topics = classify(result.title or "", lead, "\n".join(paragraphs))
@@ -333,8 +390,10 @@ def _is_soft_404(tree: lxml.html.HtmlElement, title: str | None) -> bool:
     if body is None:
         return True
     # Only a short main text counts: a long article may quote "không tìm thấy".
-    for el in tree.xpath("//h1|//h2|//h3|//*[contains(@class,'error') or contains(@class,'404')"
-                         " or contains(@class,'not-found') or contains(@class,'status')]"):
+    for el in tree.xpath(
+        "//h1|//h2|//h3|//*[contains(@class,'error') or contains(@class,'404')"
+        " or contains(@class,'not-found') or contains(@class,'status')]"
+    ):
         text = _text(el)
         if text and len(text) < 120 and SOFT_404.search(text):
             return True
@@ -386,8 +445,14 @@ def _trailing_byline(container: lxml.html.HtmlElement, paragraphs: list[str]) ->
 
 
 def _structured_date(tree: lxml.html.HtmlElement) -> datetime | date | None:
-    for prop in ("article:published_time", "datePublished", "pubdate", "dc.date",
-                 "DC.date.issued", "date"):
+    for prop in (
+        "article:published_time",
+        "datePublished",
+        "pubdate",
+        "dc.date",
+        "DC.date.issued",
+        "date",
+    ):
         value = _meta(tree, prop)
         if value:
             parsed = parse_iso(value) or parse_date_text(value)
@@ -413,8 +478,9 @@ def _structured_date(tree: lxml.html.HtmlElement) -> datetime | date | None:
 _DATE_CLASS = re.compile(r"date|time|ngay|publish|posted|meta", re.I)
 
 
-def _generic_date(tree: lxml.html.HtmlElement, container: lxml.html.HtmlElement
-                  ) -> datetime | date | None:
+def _generic_date(
+    tree: lxml.html.HtmlElement, container: lxml.html.HtmlElement
+) -> datetime | date | None:
     """A date element near the article: class names first, then short text lines."""
     for el in tree.iter():
         if not isinstance(el.tag, str) or _inside(el, container) or el is container:
@@ -474,7 +540,9 @@ def _generic_article(result: Extraction) -> bool:
     return len(result.body) >= 300 and result.published is not None
 
 
-def _links(tree: lxml.html.HtmlElement, url: str, platform: Platform) -> tuple[list[str], list[str]]:
+def _links(
+    tree: lxml.html.HtmlElement, url: str, platform: Platform
+) -> tuple[list[str], list[str]]:
     """Article links and pagination links the crawler may follow."""
     articles: dict[str, None] = {}
     pages: dict[str, None] = {}

@@ -29,8 +29,14 @@ def _addresses(host: str) -> tuple[str, ...]:
 
 def is_public_address(addr: str) -> bool:
     ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local
-                                 or ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
 
 
 def check_url(url: str, *, allow_private: bool) -> str | None:
@@ -47,8 +53,10 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
         return None  # unresolvable: the download fails on its own with a DNS error
     bad = [a for a in addrs if not is_public_address(a)]
     if bad:
-        return (f"{parts.hostname} resolves to a private/loopback address ({bad[0]}); "
-                "use --allow-private or PORTAL_ARCHIVE_ALLOW_PRIVATE=1 to allow it")
+        return (
+            f"{parts.hostname} resolves to a private/loopback address ({bad[0]}); "
+            "use --allow-private or PORTAL_ARCHIVE_ALLOW_PRIVATE=1 to allow it"
+        )
     return None
 
 

@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def open_archive(settings) -> Archive:
-    return Archive(Config.resolve(settings.get("PORTAL_ARCHIVE_DATA_DIR"),
-                                  settings.get("PORTAL_ARCHIVE_DB")))
+    return Archive(
+        Config.resolve(settings.get("PORTAL_ARCHIVE_DATA_DIR"), settings.get("PORTAL_ARCHIVE_DB"))
+    )
 
 
 class ArchivePipeline:
@@ -52,19 +53,32 @@ class ArchivePipeline:
         spider = spider or self.crawler.spider
         e = spider.entry
         self.portal_id = self.archive.upsert_portal(
-            e.slug, name=e.name, unit=e.unit, base_url=e.base_url, family=e.family,
-            config=e.as_dict())
+            e.slug,
+            name=e.name,
+            unit=e.unit,
+            base_url=e.base_url,
+            family=e.family,
+            config=e.as_dict(),
+        )
         self.run_id = self.archive.start_run(self.portal_id, getattr(spider, "trigger", "scrapy"))
         self.stats.set_value("archive/run_id", self.run_id)
 
     def response_received(self, response: Response, request: Request, spider=None) -> None:
         sha = self.archive.raw.put(response.body)
-        self.fetches.append({
-            "crawl_run_id": self.run_id, "url": response.url, "status": response.status,
-            "headers": {k.decode("latin-1"): [v.decode("latin-1") for v in vs]
-                        for k, vs in response.headers.items()},
-            "sha256": sha, "size": len(response.body), "fetched_at": datetime.now(UTC),
-        })
+        self.fetches.append(
+            {
+                "crawl_run_id": self.run_id,
+                "url": response.url,
+                "status": response.status,
+                "headers": {
+                    k.decode("latin-1"): [v.decode("latin-1") for v in vs]
+                    for k, vs in response.headers.items()
+                },
+                "sha256": sha,
+                "size": len(response.body),
+                "fetched_at": datetime.now(UTC),
+            }
+        )
         if len(self.fetches) >= self.batch_size:
             self._flush_fetches()
 

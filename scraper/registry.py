@@ -30,8 +30,14 @@ from scraper.platforms import FAMILIES, Platform
 
 DEFAULT_DIR = Path(__file__).parent / "portals"
 REQUIRED = ("slug", "name", "unit", "family", "base_url")
-KNOWN = set(REQUIRED) | {"start_urls", "category_urls", "selectors", "settings", "unit_code",
-                         "notes"}
+KNOWN = set(REQUIRED) | {
+    "start_urls",
+    "category_urls",
+    "selectors",
+    "settings",
+    "unit_code",
+    "notes",
+}
 
 
 class RegistryError(Exception):
@@ -59,10 +65,18 @@ class PortalEntry:
         return frozenset(urlsplit(u).netloc.lower() for u in urls)
 
     def as_dict(self) -> dict:
-        return {"slug": self.slug, "name": self.name, "unit": self.unit, "family": self.family,
-                "base_url": self.base_url, "start_urls": list(self.start_urls),
-                "category_urls": list(self.category_urls), "selectors": self.selectors,
-                "settings": self.settings, "unit_code": self.unit_code}
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "unit": self.unit,
+            "family": self.family,
+            "base_url": self.base_url,
+            "start_urls": list(self.start_urls),
+            "category_urls": list(self.category_urls),
+            "selectors": self.selectors,
+            "settings": self.settings,
+            "unit_code": self.unit_code,
+        }
 
 
 def portals_dir(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -94,8 +108,9 @@ def entry_from_dict(data: dict, path: Path | None = None) -> PortalEntry:
         if key not in KNOWN:
             raise fail(key, f"unknown key (known: {', '.join(sorted(KNOWN))})")
     if data["family"] not in FAMILIES:
-        raise fail("family", f"unknown family {data['family']!r} "
-                             f"(known: {', '.join(sorted(FAMILIES))})")
+        raise fail(
+            "family", f"unknown family {data['family']!r} (known: {', '.join(sorted(FAMILIES))})"
+        )
     urls: dict[str, tuple[str, ...]] = {}
     for key in ("start_urls", "category_urls"):
         value = data.get(key, [])
@@ -116,10 +131,17 @@ def entry_from_dict(data: dict, path: Path | None = None) -> PortalEntry:
     if path is not None and path.stem != data["slug"]:
         raise fail("slug", f"must match the file name ({path.stem!r})")
     return PortalEntry(
-        slug=data["slug"], name=data["name"], unit=data["unit"], family=data["family"],
-        base_url=data["base_url"], start_urls=urls["start_urls"] or (data["base_url"],),
-        category_urls=urls["category_urls"], selectors=dict(data.get("selectors", {})),
-        settings=dict(data.get("settings", {})), unit_code=data.get("unit_code"), path=path,
+        slug=data["slug"],
+        name=data["name"],
+        unit=data["unit"],
+        family=data["family"],
+        base_url=data["base_url"],
+        start_urls=urls["start_urls"] or (data["base_url"],),
+        category_urls=urls["category_urls"],
+        selectors=dict(data.get("selectors", {})),
+        settings=dict(data.get("settings", {})),
+        unit_code=data.get("unit_code"),
+        path=path,
     )
 
 

@@ -32,15 +32,27 @@ class SyncReport:
 def record_to_doc(r: ArticleRecord) -> IndexDoc:
     published: datetime | date | None = parse_iso(r.published) if r.published else None
     return IndexDoc(
-        id=r.id, portal=r.portal, unit=r.unit, title=r.title, lead=r.lead, body=r.body,
-        published=published, topics=list(r.topics),
-        doc_numbers=[d["number"] for d in r.doc_refs], url=r.canonical_url,
+        id=r.id,
+        portal=r.portal,
+        unit=r.unit,
+        title=r.title,
+        lead=r.lead,
+        body=r.body,
+        published=published,
+        topics=list(r.topics),
+        doc_numbers=[d["number"] for d in r.doc_refs],
+        url=r.canonical_url,
         content_hash=r.content_hash,
     )
 
 
-def sync_index(archive: Archive, index: SearchIndex, *, rebuild: bool = False,
-               progress: Callable[[int, int], None] | None = None) -> SyncReport:
+def sync_index(
+    archive: Archive,
+    index: SearchIndex,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
     """Index what changed since the last sync; ``rebuild`` re-indexes everything."""
     started = time.perf_counter()
     in_db = archive.article_hashes()
@@ -60,12 +72,17 @@ def sync_index(archive: Archive, index: SearchIndex, *, rebuild: bool = False,
                 progress(n, total)
 
         index.update(docs, progress=tick)
-    return SyncReport(indexed=total, deleted=deleted, unchanged=len(in_db) - total,
-                      seconds=time.perf_counter() - started)
+    return SyncReport(
+        indexed=total,
+        deleted=deleted,
+        unchanged=len(in_db) - total,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def print_progress(done: int, total: int, *, started: float | None = None,
-                   stream=sys.stderr) -> None:
+def print_progress(
+    done: int, total: int, *, started: float | None = None, stream=sys.stderr
+) -> None:
     """A one-line progress bar with count and ETA (used by the CLI)."""
     started = started or print_progress.__dict__.setdefault("t0", time.perf_counter())
     elapsed = time.perf_counter() - started
@@ -73,8 +90,10 @@ def print_progress(done: int, total: int, *, started: float | None = None,
     eta = (total - done) / rate if rate else 0.0
     width = 30
     filled = int(width * done / total) if total else width
-    stream.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                 f"{rate:.0f}/s ETA {eta:.0f}s ")
+    stream.write(
+        f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+        f"{rate:.0f}/s ETA {eta:.0f}s "
+    )
     if done >= total:
         stream.write("\n")
     stream.flush()
@@ -99,12 +118,17 @@ class IndexOnClose:
 
     def spider_closed(self, spider) -> None:
         settings = self.crawler.settings
-        config = Config.resolve(settings.get("PORTAL_ARCHIVE_DATA_DIR"),
-                                settings.get("PORTAL_ARCHIVE_DB"))
+        config = Config.resolve(
+            settings.get("PORTAL_ARCHIVE_DATA_DIR"), settings.get("PORTAL_ARCHIVE_DB")
+        )
         archive = Archive(config)
         try:
             report = sync_index(archive, SearchIndex(config.index_dir))
-            spider.logger.info("search index updated: %d indexed, %d removed, %d unchanged",
-                               report.indexed, report.deleted, report.unchanged)
+            spider.logger.info(
+                "search index updated: %d indexed, %d removed, %d unchanged",
+                report.indexed,
+                report.deleted,
+                report.unchanged,
+            )
         finally:
             archive.close()

@@ -13,15 +13,24 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def run_cli(*args: str, env: dict | None = None, check: bool = False, timeout: float = 600
-            ) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, check: bool = False, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``portal-archive`` in a subprocess (Scrapy's reactor cannot restart in-process)."""
     full_env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "archive.cli", *args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "archive.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"portal-archive {' '.join(args)} failed ({proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"portal-archive {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -42,7 +51,19 @@ def crawled(sample_world, tmp_path_factory):
     sample_world.write_registry(registry)
     data = root / "data"
     before = len(sample_world.requests)
-    proc = run_cli("--data-dir", str(data), "crawl", "all", "--portals", str(registry),
-                   "--allow-private", check=True)
-    return {"data": data, "registry": registry, "proc": proc,
-            "requests": list(sample_world.requests[before:])}
+    proc = run_cli(
+        "--data-dir",
+        str(data),
+        "crawl",
+        "all",
+        "--portals",
+        str(registry),
+        "--allow-private",
+        check=True,
+    )
+    return {
+        "data": data,
+        "registry": registry,
+        "proc": proc,
+        "requests": list(sample_world.requests[before:]),
+    }

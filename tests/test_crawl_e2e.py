@@ -40,8 +40,18 @@ def test_exactly_the_expected_articles(archived, sample_world, slug):
     assert expected - set(got) == set(), "missing articles"
 
 
-FIELDS = ("title", "published", "author", "lead", "body_start", "body_end", "attachments",
-          "doc_refs", "topics", "views")
+FIELDS = (
+    "title",
+    "published",
+    "author",
+    "lead",
+    "body_start",
+    "body_end",
+    "attachments",
+    "doc_refs",
+    "topics",
+    "views",
+)
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -121,20 +131,40 @@ def test_export_after_crawl(crawled, tmp_path):
     assert len(rows) == 30
     assert {"portal", "fetched_at", "content_hash", "doc_refs", "body"} <= set(rows[0])
     out = tmp_path / "dvhc.jsonl"
-    run_cli("--data-dir", data, "export", "--topic", "dvhc", "--format", "jsonl", "-o", str(out),
-            check=True)
+    run_cli(
+        "--data-dir",
+        data,
+        "export",
+        "--topic",
+        "dvhc",
+        "--format",
+        "jsonl",
+        "-o",
+        str(out),
+        check=True,
+    )
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert lines and all("dvhc" in x["topics"] for x in lines)
 
 
 def test_recrawl_finds_everything_unchanged(crawled):
-    proc = run_cli("--data-dir", str(crawled["data"]), "crawl", "all", "--portals",
-                   str(crawled["registry"]), "--allow-private", check=True)
+    proc = run_cli(
+        "--data-dir",
+        str(crawled["data"]),
+        "crawl",
+        "all",
+        "--portals",
+        str(crawled["registry"]),
+        "--allow-private",
+        check=True,
+    )
     archive = Archive(Config.resolve(crawled["data"]))
     runs = archive.runs(limit=3)
     summary = archive.summary()
     archive.close()
-    assert all(r["unchanged"] == 10 and r["new"] == 0 and r["updated"] == 0 for r in runs), proc.stdout
+    assert all(r["unchanged"] == 10 and r["new"] == 0 and r["updated"] == 0 for r in runs), (
+        proc.stdout
+    )
     assert summary["versions"] == summary["articles"] == 30
 
 
@@ -148,27 +178,44 @@ def test_scrapy_crawl_works_as_scrapy_users_expect(sample_world, tmp_path):
     registry = tmp_path / "portals"
     registry.mkdir()
     sample_world.write_registry(registry)
-    env = {**os.environ, "PORTAL_ARCHIVE_PORTALS": str(registry),
-           "PORTAL_ARCHIVE_DATA": str(tmp_path / "data"), "PORTAL_ARCHIVE_ALLOW_PRIVATE": "1",
-           "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "portal", "-a",
-                           "portal=huyen-ham-tan"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = {
+        **os.environ,
+        "PORTAL_ARCHIVE_PORTALS": str(registry),
+        "PORTAL_ARCHIVE_DATA": str(tmp_path / "data"),
+        "PORTAL_ARCHIVE_ALLOW_PRIVATE": "1",
+        "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "portal", "-a", "portal=huyen-ham-tan"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     archive = Archive(Config.resolve(tmp_path / "data"))
     urls = {r.canonical_url for r in archive.iter_articles()}
     archive.close()
     assert urls == {e["canonical_url"] for e in sample_world.expected("huyen-ham-tan")}
     # The crawl updated the search index when it ended.
-    proc = run_cli("--data-dir", str(tmp_path / "data"), "search", "tuyen truyen", "--json",
-                   check=True)
+    proc = run_cli(
+        "--data-dir", str(tmp_path / "data"), "search", "tuyen truyen", "--json", check=True
+    )
     assert json.loads(proc.stdout)["total"] > 0
 
 
 @pytest.mark.parametrize("slug", PORTALS)
 def test_crawl_by_url_detects_the_family(sample_world, tmp_path, slug):
-    proc = run_cli("--data-dir", str(tmp_path), "crawl", sample_world.base_url(slug) + "/",
-                   "--allow-private", "--no-index", check=True)
+    proc = run_cli(
+        "--data-dir",
+        str(tmp_path),
+        "crawl",
+        sample_world.base_url(slug) + "/",
+        "--allow-private",
+        "--no-index",
+        check=True,
+    )
     assert "finished" in proc.stdout
     archive = Archive(Config.resolve(tmp_path))
     urls = {r.canonical_url for r in archive.iter_articles()}

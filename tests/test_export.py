@@ -12,12 +12,22 @@ from archive.store import ArticleRecord
 def records(n: int):
     for i in range(n):
         yield ArticleRecord(
-            id=f"p-{i}", portal="p", unit="Quận Thanh Xuân", url=f"http://p/{i}",
-            canonical_url=f"http://p/{i}", title=f"Kế hoạch số {i}/KH-UBND về cải cách hành chính",
-            published="2024-03-29T16:32:00+07:00", published_day=None, author="Thanh Tâm",
-            views=1, lead=None, body="Đẩy mạnh công tác tuyên truyền. " * 40, topics=["cchc"],
+            id=f"p-{i}",
+            portal="p",
+            unit="Quận Thanh Xuân",
+            url=f"http://p/{i}",
+            canonical_url=f"http://p/{i}",
+            title=f"Kế hoạch số {i}/KH-UBND về cải cách hành chính",
+            published="2024-03-29T16:32:00+07:00",
+            published_day=None,
+            author="Thanh Tâm",
+            views=1,
+            lead=None,
+            body="Đẩy mạnh công tác tuyên truyền. " * 40,
+            topics=["cchc"],
             doc_refs=[{"number": f"{i}/KH-UBND", "kind": "Kế hoạch", "date": None, "issuer": None}],
-            content_hash="x" * 64)
+            content_hash="x" * 64,
+        )
 
 
 def test_csv_has_bom_and_vietnamese_intact():
@@ -32,7 +42,7 @@ def test_csv_has_bom_and_vietnamese_intact():
 
 def test_csv_formula_cells_are_neutralised():
     rec = next(records(1))
-    rec.title = "=HYPERLINK(\"http://evil\")"
+    rec.title = '=HYPERLINK("http://evil")'
     buf = io.BytesIO()
     write_export([rec], buf, "csv")
     row = next(csv.DictReader(io.StringIO(buf.getvalue().decode("utf-8-sig"))))

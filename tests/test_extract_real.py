@@ -12,8 +12,9 @@ from tests.conftest import FIXTURES, run_cli
 
 REAL = FIXTURES / "real"
 GOLD = [json.loads(line) for line in (REAL / "gold.jsonl").read_text().splitlines() if line]
-LISTINGS = [json.loads(line) for line in (REAL / "listing_gold.jsonl").read_text().splitlines()
-            if line]
+LISTINGS = [
+    json.loads(line) for line in (REAL / "listing_gold.jsonl").read_text().splitlines() if line
+]
 
 
 def _page(name: str) -> str:
@@ -82,8 +83,11 @@ def test_real_listing_pages_are_listings(g):
     urls = [u for u in g["all_item_urls"] if u]
     # HTTrack rewrote links to local files; compare the view_content ids.
     ids = {u.split("/view_content/")[1].split("-")[0] for u in urls}
-    found = {u.split("/view_content/")[1].split("-")[0] for u in ex.article_links
-             if "/view_content/" in u}
+    found = {
+        u.split("/view_content/")[1].split("-")[0]
+        for u in ex.article_links
+        if "/view_content/" in u
+    }
     assert ids <= found
 
 
@@ -93,8 +97,10 @@ def test_real_homepage_is_not_an_article():
 
 
 def test_real_soft_404_is_not_found():
-    ex = extract(_page("sotttt.hanoi.gov.vn__soft404-missing-resource.html"),
-                 "https://sotttt.hanoi.gov.vn/users/admin/2008/06/n2563/20080613_a1.jpg")
+    ex = extract(
+        _page("sotttt.hanoi.gov.vn__soft404-missing-resource.html"),
+        "https://sotttt.hanoi.gov.vn/users/admin/2008/06/n2563/20080613_a1.jpg",
+    )
     assert ex.kind == "not_found"
 
 
@@ -102,8 +108,20 @@ def test_extract_cli_prints_one_json_object():
     g = GOLD[0]
     proc = run_cli("extract", str(REAL / g["file"]), "--url", g["url"], "--json", check=True)
     data = json.loads(proc.stdout)
-    assert set(data) == {"kind", "url", "canonical_url", "title", "published", "author", "views",
-                         "lead", "body", "attachments", "doc_refs", "topics"}
+    assert set(data) == {
+        "kind",
+        "url",
+        "canonical_url",
+        "title",
+        "published",
+        "author",
+        "views",
+        "lead",
+        "body",
+        "attachments",
+        "doc_refs",
+        "topics",
+    }
     assert data["kind"] == "article"
     assert data["published"] == "2019-03-18T15:06:00+07:00"
 

@@ -19,12 +19,19 @@ from scraper.spiders.portal import PortalSpider
 
 @pytest.fixture
 def pipeline(tmp_path):
-    crawler = get_crawler(PortalSpider, {"PORTAL_ARCHIVE_DATA_DIR": str(tmp_path),
-                                         "PORTAL_ARCHIVE_BATCH": 2})
+    crawler = get_crawler(
+        PortalSpider, {"PORTAL_ARCHIVE_DATA_DIR": str(tmp_path), "PORTAL_ARCHIVE_BATCH": 2}
+    )
     crawler.spider = PortalSpider(url="https://p.example.gov.vn/")
-    crawler.spider.entry = entry_from_dict({
-        "slug": "p", "name": "P", "unit": "Xã P", "family": "generic",
-        "base_url": "https://p.example.gov.vn/"})
+    crawler.spider.entry = entry_from_dict(
+        {
+            "slug": "p",
+            "name": "P",
+            "unit": "Xã P",
+            "family": "generic",
+            "base_url": "https://p.example.gov.vn/",
+        }
+    )
     crawler.stats.open_spider()
     pipe = ArchivePipeline.from_crawler(crawler)
     pipe.open_spider(crawler.spider)
@@ -32,11 +39,22 @@ def pipeline(tmp_path):
 
 
 def good(n: int) -> dict:
-    return {"portal": "p", "url": f"https://p.example.gov.vn/a-{n}.html",
-            "canonical_url": f"https://p.example.gov.vn/a-{n}.html", "title": f"Bài {n}",
-            "published": None, "author": None, "views": None, "lead": None,
-            "body": "Nội dung về cải cách hành chính.", "attachments": [], "doc_refs": [],
-            "topics": [], "fetched_at": datetime.now(UTC), "raw_sha256": None}
+    return {
+        "portal": "p",
+        "url": f"https://p.example.gov.vn/a-{n}.html",
+        "canonical_url": f"https://p.example.gov.vn/a-{n}.html",
+        "title": f"Bài {n}",
+        "published": None,
+        "author": None,
+        "views": None,
+        "lead": None,
+        "body": "Nội dung về cải cách hành chính.",
+        "attachments": [],
+        "doc_refs": [],
+        "topics": [],
+        "fetched_at": datetime.now(UTC),
+        "raw_sha256": None,
+    }
 
 
 def test_invalid_item_is_counted_and_logged(pipeline, caplog):

@@ -37,14 +37,20 @@ def test_good_file(tmp_path):
     assert entry.netlocs == {"xaa.example.gov.vn"}
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    (GOOD.replace('family = "nukeviet"', 'family = "joomla"'), "family"),
-    (GOOD.replace('unit = "Xã A"\n', ""), "unit"),
-    (GOOD.replace('base_url = "https', 'base_url = "ftp'), "base_url"),
-    (GOOD.replace('category_urls = ["https', 'category_urls = ["file'), "category_urls"),
-    ('colour = "red"\n' + GOOD, "colour"),
-    (GOOD.replace("[settings]", "[selectors]\nheadline = 'h1'\n[settings]"), "selectors.headline"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (GOOD.replace('family = "nukeviet"', 'family = "joomla"'), "family"),
+        (GOOD.replace('unit = "Xã A"\n', ""), "unit"),
+        (GOOD.replace('base_url = "https', 'base_url = "ftp'), "base_url"),
+        (GOOD.replace('category_urls = ["https', 'category_urls = ["file'), "category_urls"),
+        ('colour = "red"\n' + GOOD, "colour"),
+        (
+            GOOD.replace("[settings]", "[selectors]\nheadline = 'h1'\n[settings]"),
+            "selectors.headline",
+        ),
+    ],
+)
 def test_malformed_file_names_file_and_key(tmp_path, text, key):
     write(tmp_path, "xa-a", text)
     with pytest.raises(RegistryError) as err:

@@ -15,9 +15,16 @@ VN = "Kế hoạch tuyên truyền cải cách hành chính"
 
 
 def item(**kw) -> ArticleItem:
-    base = dict(portal="p", url="http://p.gov.vn/a-1.html", canonical_url="http://p.gov.vn/a-1.html",
-                title=VN, body="Nội dung bài viết về cải cách hành chính.", fetched_at=datetime.now(UTC),
-                topics=["cchc"], doc_refs=[{"number": "139/KH-UBND", "kind": "Kế hoạch"}])
+    base = dict(
+        portal="p",
+        url="http://p.gov.vn/a-1.html",
+        canonical_url="http://p.gov.vn/a-1.html",
+        title=VN,
+        body="Nội dung bài viết về cải cách hành chính.",
+        fetched_at=datetime.now(UTC),
+        topics=["cchc"],
+        doc_refs=[{"number": "139/KH-UBND", "kind": "Kế hoạch"}],
+    )
     base.update(kw)
     return ArticleItem.model_validate(base)
 
@@ -25,8 +32,9 @@ def item(**kw) -> ArticleItem:
 @pytest.fixture
 def archive(tmp_path):
     a = Archive(Config.resolve(tmp_path))
-    a.portal_id = a.upsert_portal("p", name="P", unit="Quận P", base_url="http://p.gov.vn/",
-                                  family="generic")
+    a.portal_id = a.upsert_portal(
+        "p", name="P", unit="Quận P", base_url="http://p.gov.vn/", family="generic"
+    )
     yield a
     a.close()
 

@@ -19,8 +19,18 @@ if TYPE_CHECKING:
     from scraper.extract import Extraction
 
 
-SELECTOR_NAMES = ("title", "date", "lead", "body", "author", "views", "attachments", "remove",
-                  "listing_links", "pagination")
+SELECTOR_NAMES = (
+    "title",
+    "date",
+    "lead",
+    "body",
+    "author",
+    "views",
+    "attachments",
+    "remove",
+    "listing_links",
+    "pagination",
+)
 _COMPILED: dict[type, dict[str, CSSSelector | None]] = {}
 
 

@@ -20,12 +20,14 @@ class TanDan(Platform):
     title = ("h1.tandan-news-title", "h1.tandan-title", ".tandan-article-title")
     date = ("span.tandan-news-date", ".tandan-date", ".tandan-article-date")
     lead = ("div.tandan-news-sapo", ".tandan-sapo", ".tandan-article-summary")
-    body = ("div.ms-rtestate-field > div[class^='ExternalClass']", "div.ms-rtestate-field",
-            ".tandan-article-body")
+    body = (
+        "div.ms-rtestate-field > div[class^='ExternalClass']",
+        "div.ms-rtestate-field",
+        ".tandan-article-body",
+    )
     author = ("p.tandan-news-author", ".tandan-author")
     views = ("span.tandan-news-views", ".tandan-views")
     attachments = ("div.tandan-news-attachments", ".tandan-attachments")
     remove = ("div.tandan-other-news", "div.tandan-news-tools", ".tandan-related")
-    listing_links = ("div.tandan-news-item h3.tandan-news-item-title a",
-                     ".tandan-news-list h3 a")
+    listing_links = ("div.tandan-news-item h3.tandan-news-item-title a", ".tandan-news-list h3 a")
     pagination = ("div.tandan-paging a", ".tandan-pager a")

@@ -128,6 +128,13 @@ def replicate(articles: list[Article], scale: int) -> list[Article]:
     for k in range(1, scale):
         for a in articles:
             path = _PATH_ID_END.sub(lambda m, k=k: f"{m[1]}{k:04d}{m[2]}", a.path)
-            out.append(replace(a, key=f"{a.key}-x{k}", path=path, title=f"{a.title} ({k})",
-                               published=a.published - timedelta(weeks=k)))
+            out.append(
+                replace(
+                    a,
+                    key=f"{a.key}-x{k}",
+                    path=path,
+                    title=f"{a.title} ({k})",
+                    published=a.published - timedelta(weeks=k),
+                )
+            )
     return out

@@ -67,8 +67,14 @@ class SampleWorld:
     ``requests`` records (slug, method, path_with_query, status) of every request served.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port_base: int | None = None, *,
-                 scale: int = 1, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port_base: int | None = None,
+        *,
+        scale: int = 1,
+        page_size: int | None = None,
+    ) -> None:
         """``scale`` > 1 adds dated-back copies of every article and ``page_size`` changes
         the listing size: a bigger world for benchmarks (its ground truth is the 1x one)."""
         self.host = host

@@ -45,8 +45,14 @@ def is_loopback_url(url: str) -> bool:
 class PortalSpider(scrapy.Spider):
     name = "portal"
 
-    def __init__(self, portal: str | None = None, url: str | None = None,
-                 portals_dir: str | None = None, trigger: str = "scrapy", **kwargs):
+    def __init__(
+        self,
+        portal: str | None = None,
+        url: str | None = None,
+        portals_dir: str | None = None,
+        trigger: str = "scrapy",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not portal and not url:
             raise ValueError("give -a portal=<slug> or -a url=<URL>")
@@ -54,15 +60,23 @@ class PortalSpider(scrapy.Spider):
             self.entry: PortalEntry = registry.get(portal, portals_dir)
         else:
             url = url if "://" in url else f"http://{url}"
-            self.entry = registry.entry_from_dict({
-                "slug": slug_for_url(url), "name": urlsplit(url).netloc,
-                "unit": f"(unknown: {urlsplit(url).netloc})",
-                "family": "generic", "base_url": url, "start_urls": [url]})
+            self.entry = registry.entry_from_dict(
+                {
+                    "slug": slug_for_url(url),
+                    "name": urlsplit(url).netloc,
+                    "unit": f"(unknown: {urlsplit(url).netloc})",
+                    "family": "generic",
+                    "base_url": url,
+                    "start_urls": [url],
+                }
+            )
         self.auto_family = not portal
         self.trigger = trigger
         self.platform = get_platform(self.entry.family, self.entry.selectors)
-        self.roots = {clean_url(u) for u in (self.entry.base_url, *self.entry.start_urls,
-                                              *self.entry.category_urls)}
+        self.roots = {
+            clean_url(u)
+            for u in (self.entry.base_url, *self.entry.start_urls, *self.entry.category_urls)
+        }
         self.seen_canonical: set[str] = set()
         # URLs already requested: skipping them here is far cheaper than building a Request
         # for Scrapy's dupefilter to fingerprint and drop (listings repeat every page link).
@@ -81,8 +95,9 @@ class PortalSpider(scrapy.Spider):
             settings.set("DOWNLOAD_DELAY", 0, priority="spider")
             settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 16, priority="spider")
         if spider.entry.family == "generic":
-            settings.set("DEPTH_LIMIT", settings.getint("GENERIC_DEPTH_LIMIT", 3),
-                         priority="spider")
+            settings.set(
+                "DEPTH_LIMIT", settings.getint("GENERIC_DEPTH_LIMIT", 3), priority="spider"
+            )
         return spider
 
     async def start(self):
@@ -117,8 +132,9 @@ class PortalSpider(scrapy.Spider):
                 self.platform = get_platform(family)
             self.auto_family = False
         try:
-            page = extract(response.text, response.url, platform=self.platform,
-                           status=response.status)
+            page = extract(
+                response.text, response.url, platform=self.platform, status=response.status
+            )
         except Exception:  # one broken page never stops a crawl: count it, log it, go on
             stats.inc_value("pages/error")
             self.logger.exception("extraction failed on %s", response.url)
@@ -129,8 +145,11 @@ class PortalSpider(scrapy.Spider):
             yield from self._article(response, page)
         links = page.article_links + page.page_links
         if self.platform.name == "generic" and page.kind != "not_found":
-            links = [clean_url(u) for u in response.css("a::attr(href)").getall()
-                     if not u.startswith(("javascript:", "mailto:", "#"))]
+            links = [
+                clean_url(u)
+                for u in response.css("a::attr(href)").getall()
+                if not u.startswith(("javascript:", "mailto:", "#"))
+            ]
             links = [response.urljoin(u) for u in links]
         for url in links:
             if url not in self.requested and self.follow_ok(url):
@@ -140,8 +159,12 @@ class PortalSpider(scrapy.Spider):
     def _article(self, response: TextResponse, page):
         stats = self.crawler.stats
         canonical = page.canonical_url
-        if (canonical != page.url and self.on_portal(canonical) and canonical not in self.roots
-                and not response.meta.get("via_canonical")):
+        if (
+            canonical != page.url
+            and self.on_portal(canonical)
+            and canonical not in self.roots
+            and not response.meta.get("via_canonical")
+        ):
             # Reached by an alias (print view, tracking link): fetch the canonical page.
             stats.inc_value("dupes/alias_followed")
             yield scrapy.Request(canonical, callback=self.parse, meta={"via_canonical": True})
@@ -156,10 +179,18 @@ class PortalSpider(scrapy.Spider):
             if not getattr(page, name):
                 stats.inc_value(f"field/{name}/missing")
         yield {
-            "portal": self.entry.slug, "url": page.url, "canonical_url": canonical,
-            "title": page.title, "published": page.published, "author": page.author,
-            "views": page.views, "lead": page.lead, "body": page.body,
-            "attachments": page.attachments, "doc_refs": page.doc_refs, "topics": page.topics,
+            "portal": self.entry.slug,
+            "url": page.url,
+            "canonical_url": canonical,
+            "title": page.title,
+            "published": page.published,
+            "author": page.author,
+            "views": page.views,
+            "lead": page.lead,
+            "body": page.body,
+            "attachments": page.attachments,
+            "doc_refs": page.doc_refs,
+            "topics": page.topics,
             "fetched_at": datetime.now(UTC),
             "raw_sha256": hashlib.sha256(response.body).hexdigest(),
         }
