@@ -32,8 +32,9 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	$(PY) bench/bench_crawl.py --out docs/benchmarks_crawl.md
-	$(PY) bench/bench_index.py --out docs/benchmarks_search.md
+	$(PY) bench/bench_crawl.py --out bench/results/crawl.md
+	$(PY) bench/bench_index.py --out bench/results/search.md
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache build *.egg-info

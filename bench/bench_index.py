@@ -1,6 +1,6 @@
 """Benchmark the search index: indexing speed, analyzer speed, search latency.
 
-    .venv/bin/python bench/bench_index.py [--articles N] [--runs 3] [--out docs/benchmarks_search.md]
+    .venv/bin/python bench/bench_index.py [--articles N] [--runs 3] [--out bench/results/search.md]
 
 Measures in ONE run, on the same deterministic corpus (~600-word Vietnamese-like articles
 generated from the vocabulary of /work/shared/samples/seeds):
