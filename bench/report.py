@@ -17,9 +17,11 @@ machine): naive Whoosh indexes 130–200 articles/s of 600 words, SQLite FTS5 3,
 
 
 def main() -> None:
-    sections = [p.read_text(encoding="utf-8").strip() for p in
-                (ROOT / "bench" / "results" / "crawl.md", ROOT / "bench" / "results" / "search.md")
-                if p.exists()]
+    sections = [
+        p.read_text(encoding="utf-8").strip()
+        for p in (ROOT / "bench" / "results" / "crawl.md", ROOT / "bench" / "results" / "search.md")
+        if p.exists()
+    ]
     out = ROOT / "docs" / "benchmarks.md"
     out.write_text(HEADER + "\n\n".join(sections) + "\n", encoding="utf-8")
     print(f"wrote {out}")

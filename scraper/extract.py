@@ -233,7 +233,7 @@ def extract(
     result.listing_items = len(platform.select(tree, "listing_links"))
 
     title_el = _first(platform.select(tree, "title"))
-    title = _text(title_el) or _meta(tree, "og:title") or _h1(tree) or _doc_title(tree)
+    title = _text(title_el) or _meta(tree, "og:title") or _generic_title(tree)
     result.title = TITLE_SITE_SUFFIX.sub("", title).strip() or None
 
     if status == 404 or _is_soft_404(tree, result.title):
@@ -252,7 +252,7 @@ def extract(
     if not result.body or not result.title:
         result.kind = "listing" if _looks_like_listing(tree, url, result) else "other"
         return result
-    if title_el is None and article_url is None and not _generic_article(result):
+    if title_el is None and article_url is None and not _generic_article(result, container):
         result.kind = "listing" if _looks_like_listing(tree, url, result) else "other"
         return result
     result.kind = "article"
@@ -290,6 +290,8 @@ def _fill_article(
     _collect_attachments(container, result.url, attachments)
 
     lead_el = _first(platform.select(tree, "lead"))
+    if lead_el is None and platform.name == "generic":
+        lead_el = _generic_lead(tree, container)
     lead = _text(lead_el) or None
     if lead_el is not None and _inside(lead_el, container):
         lead_el.drop_tree()
@@ -356,14 +358,6 @@ def _meta(tree: lxml.html.HtmlElement, prop: str) -> str:
         content = clean(el.get("content") or "")
         if content:
             return content
-    return ""
-
-
-def _h1(tree: lxml.html.HtmlElement) -> str:
-    for el in tree.iter("h1"):
-        text = _text(el)
-        if text and len(text) > 10:
-            return text
     return ""
 
 
@@ -506,6 +500,20 @@ def _generic_date(
     return None
 
 
+CHROME_TAGS = frozenset(("footer", "header", "nav", "aside"))
+
+
+def _in_chrome(el: lxml.html.HtmlElement) -> bool:
+    """Inside a footer, header, menu or other boilerplate block."""
+    for a in el.iterancestors():
+        if a.tag in CHROME_TAGS:
+            return True
+        marks = f"{a.get('class', '')} {a.get('id', '')}"
+        if marks.strip() and BOILERPLATE.search(marks):
+            return True
+    return False
+
+
 def _generic_container(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     """The element whose paragraphs carry the most text (a lean readability score)."""
     body = tree.find("body")
@@ -514,7 +522,7 @@ def _generic_container(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | N
     scores: dict[lxml.html.HtmlElement, float] = {}
     for p in body.iter("p", "pre", "td", "blockquote"):
         text = _text(p)
-        if len(text) < 25:
+        if len(text) < 25 or _in_chrome(p):
             continue
         links = sum(len(_text(a)) for a in p.iter("a"))
         value = len(text) - 2 * links
@@ -536,8 +544,52 @@ def _generic_container(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement | N
     return best if score >= 200 else None
 
 
-def _generic_article(result: Extraction) -> bool:
-    return len(result.body) >= 300 and result.published is not None
+#: class/id fragments of a lead (sapo) element.
+LEAD_CLASS = re.compile(r"sapo|lead|summary|hometext|tom-?tat|trich-?dan|description|excerpt", re.I)
+TITLE_CLASS = re.compile(r"title|tieu-?de|headline", re.I)
+
+
+def _generic_title(tree: lxml.html.HtmlElement) -> str:
+    """The headline: the longest heading or title-classed element that the <title> tag
+    repeats (portal pages also carry portlet headings and the site name), else the first
+    long h1, else <title>."""
+    doc_title = _doc_title(tree)
+    folded_doc = doc_title.casefold()
+    first_h1, best = "", ""
+    for el in tree.iter("h1", "h2", "div", "span", "p"):
+        if el.tag not in ("h1", "h2"):
+            marks = f"{el.get('class', '')} {el.get('id', '')}"
+            if not TITLE_CLASS.search(marks) or BOILERPLATE.search(marks):
+                continue
+        text = _text(el)
+        if not 15 <= len(text) <= 300 or el.find(".//a") is not None:
+            continue
+        if text.casefold() in folded_doc and len(text) > len(best):
+            best = text  # the longest: the site's name is in <title> too
+        if el.tag == "h1" and not first_h1:
+            first_h1 = text
+    return best or first_h1 or doc_title
+
+
+def _generic_lead(
+    tree: lxml.html.HtmlElement, container: lxml.html.HtmlElement
+) -> lxml.html.HtmlElement | None:
+    """An element classed as a lead (sapo), inside or just outside the body container."""
+    for el in tree.iter("p", "div", "h2", "strong"):
+        marks = f"{el.get('class', '')} {el.get('id', '')}"
+        if marks.strip() and LEAD_CLASS.search(marks) and not BOILERPLATE.search(marks):
+            text = _text(el)
+            if 40 <= len(text) <= 800 and not el.findall(".//a"):
+                return el
+    return None
+
+
+def _generic_article(result: Extraction, container: lxml.html.HtmlElement) -> bool:
+    """A page whose main text is not a list of linked headlines, with a date."""
+    linked_headlines = sum(
+        1 for h in container.iter("h2", "h3", "h4") if h.find(".//a") is not None
+    )
+    return len(result.body) >= 300 and result.published is not None and linked_headlines < 3
 
 
 def _links(

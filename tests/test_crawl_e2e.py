@@ -223,3 +223,39 @@ def test_crawl_by_url_detects_the_family(sample_world, tmp_path, slug):
     # From the home page alone, by links: every article the home page and its links reach.
     expected = {e["canonical_url"] for e in sample_world.expected(slug)}
     assert urls and urls <= expected
+
+
+def test_unknown_family_uses_generic_extraction(sample_world, tmp_path):
+    """With every family selector switched off, generic extraction still finds exactly the
+    articles and their main fields (author and attachment panels need a family)."""
+    registry = tmp_path / "portals"
+    for path in sample_world.write_registry(registry):
+        text = path.read_text(encoding="utf-8")
+        for family in ("liferay", "tandan", "nukeviet"):
+            text = text.replace(f'family = "{family}"', 'family = "generic"')
+        path.write_text(text, encoding="utf-8")
+    run_cli(
+        "--data-dir",
+        str(tmp_path / "data"),
+        "crawl",
+        "all",
+        "--portals",
+        str(registry),
+        "--allow-private",
+        "--no-index",
+        check=True,
+    )
+    archive = Archive(Config.resolve(tmp_path / "data"))
+    got = {r.canonical_url: r for r in archive.iter_articles()}
+    archive.close()
+    expected = {e["canonical_url"]: e for slug in PORTALS for e in sample_world.expected(slug)}
+    assert set(got) == set(expected)
+    for url, exp in expected.items():
+        rec = got[url]
+        assert (rec.title, rec.published, rec.lead) == (
+            exp["title"],
+            exp["published"],
+            exp["lead"],
+        ), url
+        assert rec.doc_refs == exp["doc_refs"] and sorted(rec.topics) == sorted(exp["topics"])
+        assert " ".join(rec.body.split()).startswith(exp["body_start"]), url
