@@ -538,12 +538,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from scraper.registry import RegistryError
+    from search.index import IndexVersionError
 
     try:
         return COMMANDS[args.command](args)
-    except (CliError, ArchiveError, RegistryError) as exc:
+    except (CliError, ArchiveError, RegistryError, IndexVersionError) as exc:
         print(f"portal-archive {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # unwritable output, full disk, unreadable data directory
+        print(f"portal-archive {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -355,6 +355,16 @@ def search(
             ]
         )
     searcher = index.searcher()
+    if searcher.doc_count_all() == 0:
+        # An empty index's reader has no columns (facets would fail): nothing can match.
+        return SearchResult(
+            total=0,
+            hits=[],
+            facets={k: {} for k in _FACET_COLUMNS} if facets else {},
+            page=page,
+            per_page=per_page,
+            query=query,
+        )
     allowed: set[int] | None = None
     if filt is not None:  # evaluated once, used by the top-N search and by the count
         allowed = set(searcher.docs_for_query(filt))
