@@ -35,6 +35,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from archive.text import canonical_tones, canonical_tones_nfc, fold
+
 __all__ = ["TOPICS", "VOCABULARY", "classify"]
 
 TOPICS: tuple[str, ...] = ("cchc", "dvhc")
@@ -115,42 +117,23 @@ VOCABULARY: dict[str, tuple[tuple[str, int], ...]] = {
     ),
 }
 
-# Tone-mark placements in use side by side (hòa/hoà, thủy/thuỷ): new style -> old style.
-TONE_PLACEMENTS: tuple[tuple[str, str], ...] = (
-    ("oà", "òa"), ("oá", "óa"), ("oả", "ỏa"), ("oã", "õa"), ("oạ", "ọa"),
-    ("oè", "òe"), ("oé", "óe"), ("oẻ", "ỏe"), ("oẽ", "õe"), ("oẹ", "ọe"),
-    ("uỳ", "ùy"), ("uý", "úy"), ("uỷ", "ủy"), ("uỹ", "ũy"), ("uỵ", "ụy"),
-)  # fmt: skip
-_PLACEMENT_RE = re.compile("|".join(new for new, _ in TONE_PLACEMENTS))
-_PLACEMENT_MAP = dict(TONE_PLACEMENTS)
-
 # Quotes around terms (bộ phận “một cửa”) and odd spaces become plain spaces.
 _QUOTES = re.compile("[\"“”‘’'«»\u00a0\u2007\u202f]")
 _GAP_LONG = r"(?:\s+[^\s.;:!?]+){0,8}?\s+"
 _GAP = r"(?:\s+[^\s.;:!?]+){0,3}?\s+"
 
 
-def _fold_char(char: str) -> str:
-    if char in "đĐ":
-        return "d" if char == "đ" else "D"
-    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
-    return base if len(base) == 1 else char
-
-
-# Accented Latin letters (Vietnamese lives in Latin-1, Latin Extended-A/B and U+1EA0-1EFF).
-FOLD_TABLE: dict[int, str] = {
-    cp: folded
-    for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00))
-    if (folded := _fold_char(chr(cp))) != chr(cp)
-}
-
-
-_MARKED = re.compile("[" + "".join(chr(cp) for cp in FOLD_TABLE) + "]")
+# Letters carrying a mark (what tells accented text from text typed without accents).
+_MARKED = re.compile(
+    "["
+    + "".join(
+        chr(cp)
+        for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00))
+        if fold(chr(cp)) != chr(cp)
+    )
+    + "]"
+)
 _LETTER = re.compile(r"[^\W\d_]")
-
-
-def _placement(text: str) -> str:
-    return _PLACEMENT_RE.sub(lambda m: _PLACEMENT_MAP[m.group(0)], text)
 
 
 def _regex(pattern: str) -> str:
@@ -176,10 +159,10 @@ def _matcher(terms: tuple[tuple[str, int], ...]) -> _Matcher:
     folded: list[str] = []
     weights: dict[str, int] = {}
     for i, (pattern, weight) in enumerate(ordered):
-        pattern = _placement(unicodedata.normalize("NFC", pattern))
+        pattern = canonical_tones(pattern)
         # "ĐVHC" is also written "DVHC" in accented text.
         accented.append(f"(?P<t{i}>{_regex(pattern.replace('đ', '[đd]'))})")
-        folded.append(f"(?P<t{i}>{_regex(pattern.translate(FOLD_TABLE))})")
+        folded.append(f"(?P<t{i}>{_regex(fold(pattern))})")
         weights[f"t{i}"] = weight
     return _Matcher(
         re.compile(rf"(?<!\w)(?=(?:{'|'.join(accented)})(?!\w))"),
@@ -199,12 +182,12 @@ class _Prepared:
 
 def _prepare(text: str) -> _Prepared:
     text = _QUOTES.sub(" ", unicodedata.normalize("NFC", text or ""))
-    lower = _placement(text.lower())
+    lower = canonical_tones_nfc(text.lower())
     sample = lower[:ACCENT_SAMPLE]
     letters = len(_LETTER.findall(sample)) or 1
     if len(_MARKED.findall(sample)) / letters >= ACCENTED_SHARE:
         return _Prepared(lower, True)
-    return _Prepared(lower.translate(FOLD_TABLE), False)
+    return _Prepared(fold(lower), False)
 
 
 def _hits(matcher: _Matcher, prepared: _Prepared) -> list[int]:

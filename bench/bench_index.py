@@ -451,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, q, total, p50, p95 in rows:
         lines.append(f"| {name} | `{q or '(empty)'}` | {total} | {p50:.1f} | {p95:.1f} |")
+    overall = statistics.median(r[3] for r in rows)
+    lines.append(f"| **median over the query set** | | | **{overall:.1f}** | |")
     lines += ["", *NOTES]
     report = "\n".join(lines) + "\n"
     print()
