@@ -198,11 +198,14 @@ def _strip(tree: lxml.html.HtmlElement) -> None:
 
 
 def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
-    if isinstance(html, bytes):
+    """Parse a page; an empty or unparseable document becomes an empty one."""
+    if isinstance(html, str):
+        # lxml refuses str with an XML encoding declaration, and NUL bytes.
+        html = re.sub(r"^\s*<\?xml[^>]*>", "", html).replace("\x00", "")
+    try:
         return lxml.html.document_fromstring(html)
-    # lxml refuses str with an XML encoding declaration; strip it.
-    html = re.sub(r"^\s*<\?xml[^>]*>", "", html)
-    return lxml.html.document_fromstring(html or "<html></html>")
+    except (etree.ParserError, ValueError):
+        return lxml.html.document_fromstring("<html><body></body></html>")
 
 
 def extract(

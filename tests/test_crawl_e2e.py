@@ -259,3 +259,22 @@ def test_unknown_family_uses_generic_extraction(sample_world, tmp_path):
         ), url
         assert rec.doc_refs == exp["doc_refs"] and sorted(rec.topics) == sorted(exp["topics"])
         assert " ".join(rec.body.split()).startswith(exp["body_start"]), url
+
+
+def test_export_of_a_search(crawled, tmp_path):
+    out = tmp_path / "plan.jsonl"
+    run_cli(
+        "--data-dir",
+        str(crawled["data"]),
+        "export",
+        "--query",
+        "139/KH-UBND",
+        "--format",
+        "jsonl",
+        "-o",
+        str(out),
+        check=True,
+    )
+    (record,) = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert record["portal"] == "quan-thanh-xuan"
+    assert record["doc_refs"][0]["number"] == "139/KH-UBND"
