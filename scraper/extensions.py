@@ -57,6 +57,18 @@ class CrawlProgress:
             eta,
         )
 
+    def _pending(self) -> int:
+        """Requests waiting in the scheduler (``engine.scheduler`` is public since 2.19)."""
+        engine = self.crawler.engine
+        scheduler = getattr(engine, "scheduler", None)
+        if scheduler is None:
+            slot = getattr(engine, "_slot", None) or getattr(engine, "slot", None)
+            scheduler = getattr(slot, "scheduler", None)
+        try:
+            return len(scheduler) if scheduler is not None else 0
+        except TypeError:
+            return 0
+
     def closed(self, spider) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()

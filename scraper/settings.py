@@ -12,7 +12,10 @@ BOT_NAME = "portal-archive"
 SPIDER_MODULES = ["scraper.spiders"]
 NEWSPIDER_MODULE = "scraper.spiders"
 
-USER_AGENT = "portal-archive/0.1 (+https://github.com/portal-archive/portal-archive; archive bot)"
+#: Identifies the bot; set PORTAL_ARCHIVE_CONTACT (a URL or e-mail) so site owners can reach you.
+USER_AGENT = "portal-archive/0.1 (archive bot for Vietnamese local-government portals{})".format(
+    f"; +{os.environ['PORTAL_ARCHIVE_CONTACT']}" if os.environ.get("PORTAL_ARCHIVE_CONTACT") else ""
+)
 ROBOTSTXT_OBEY = True
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
