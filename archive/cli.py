@@ -226,6 +226,8 @@ def run_crawls(
         settings.set(key, value, priority="cmdline")
 
     process = CrawlerProcess(settings)
+    for name in NETWORK_ERROR_LOGGERS:
+        logging.getLogger(name).addFilter(_one_line_network_errors)
     crawlers = []
     for job in jobs:
         crawler = process.create_crawler("portal")
@@ -241,6 +243,29 @@ def run_crawls(
     return [runs[i] for i in run_ids if i in runs]
 
 
+#: Scrapy loggers that report a failed download with a traceback.
+NETWORK_ERROR_LOGGERS = (
+    "scrapy.core.scraper",
+    "scrapy.downloadermiddlewares.robotstxt",
+    "scrapy.core.engine",
+)
+
+
+def _one_line_network_errors(record: logging.LogRecord) -> bool:
+    """A page that cannot be downloaded (refused, timed out, DNS) is one log line with the
+    reason, not a traceback: it is an expected event of a crawl, counted in its stats."""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        module = type(exc).__module__
+        if module.startswith(("twisted.", "scrapy.exceptions")) or isinstance(exc, OSError):
+            message = record.getMessage()
+            record.msg = message if str(exc) in message else f"{message}: {exc}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+    return True
+
+
 def _progress_to_stderr() -> None:
     log = logging.getLogger("portal")
     handler = logging.StreamHandler(sys.stderr)
@@ -252,7 +277,7 @@ def _progress_to_stderr() -> None:
 
 def print_runs(runs: Sequence[dict]) -> None:
     print(
-        f"{'portal':<24} {'status':<10} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
+        f"{'portal':<24} {'status':<19} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
         f"{'invalid':>7} {'errors':>6} {'seconds':>8}"
     )
     for r in runs:

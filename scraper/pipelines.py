@@ -103,8 +103,10 @@ class ArchivePipeline:
         self._flush_fetches()
         self._flush_items()
         reason = self.stats.get_value("finish_reason") or "finished"
-        status = "finished" if reason == "finished" else f"stopped: {reason}"
         stats = self.stats.get_stats()
+        status = "finished" if reason == "finished" else f"stopped: {reason}"
+        if not stats.get("response_received_count"):
+            status = "failed: unreachable"  # not one response: the errors say why
         if self.run_id is not None:
             self.archive.finish_run(self.run_id, status=status, counts=self.counts, stats=stats)
         self.archive.close()

@@ -278,3 +278,31 @@ def test_export_of_a_search(crawled, tmp_path):
     (record,) = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert record["portal"] == "quan-thanh-xuan"
     assert record["doc_refs"][0]["number"] == "139/KH-UBND"
+
+
+def test_unreachable_portal_fails_clearly(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    registry = tmp_path / "portals"
+    registry.mkdir()
+    (registry / "gone.toml").write_text(
+        'slug = "gone"\nname = "Gone"\nunit = "Huyện X"\nfamily = "nukeviet"\n'
+        f'base_url = "http://127.0.0.1:{port}/"\n',
+        encoding="utf-8",
+    )
+    proc = run_cli(
+        "--data-dir",
+        str(tmp_path / "data"),
+        "crawl",
+        "gone",
+        "--portals",
+        str(registry),
+        "--allow-private",
+        "-s",
+        "RETRY_TIMES=0",
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "failed" in proc.stdout
