@@ -287,7 +287,7 @@ def print_runs(runs: Sequence[dict]) -> None:
             else 0
         )
         print(
-            f"{r['portal']:<24} {r['status']:<10} {r['pages']:>6} {r['new']:>5} "
+            f"{r['portal']:<24} {r['status']:<19} {r['pages']:>6} {r['new']:>5} "
             f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
             f"{secs:>8.1f}"
         )
