@@ -239,7 +239,10 @@ def extract(
     title = _text(title_el) or _meta(tree, "og:title") or _generic_title(tree)
     result.title = TITLE_SITE_SUFFIX.sub("", title).strip() or None
 
-    if status == 404 or _is_soft_404(tree, result.title):
+    # The soft-404 phrases are looked for in the raw page first: most pages have none, and
+    # the element scan is the costly part.
+    raw_text = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    if status == 404 or (SOFT_404.search(raw_text) and _is_soft_404(tree, result.title)):
         result.kind = "not_found"
         return result
 
