@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -389,10 +389,6 @@ class Archive:
             "versions": versions,
             "fetches": raw,
         }
-
-    def mark_all_current(self) -> None:  # pragma: no cover - maintenance helper
-        with self.session() as s:
-            s.execute(update(ArticleVersion).values(is_current=True))
 
 
 def _version(

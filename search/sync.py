@@ -80,11 +80,8 @@ def sync_index(
     )
 
 
-def print_progress(
-    done: int, total: int, *, started: float | None = None, stream=sys.stderr
-) -> None:
-    """A one-line progress bar with count and ETA (used by the CLI)."""
-    started = started or print_progress.__dict__.setdefault("t0", time.perf_counter())
+def print_progress(done: int, total: int, *, started: float, stream=sys.stderr) -> None:
+    """A one-line progress bar with count, rate and ETA (used by the CLI)."""
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
     eta = (total - done) / rate if rate else 0.0
