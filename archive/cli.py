@@ -162,8 +162,9 @@ def cmd_portals(args: argparse.Namespace) -> int:
         print(f"no portals in {registry.portals_dir(getattr(args, 'portals', None))}")
         return 0
     width = max(len(s) for s in entries)
+    unit_width = max(len(e.unit) for e in entries.values())
     for e in entries.values():
-        print(f"{e.slug:<{width}}  {e.family:<9} {e.unit}  {e.base_url}")
+        print(f"{e.slug:<{width}}  {e.family:<9} {e.unit:<{unit_width}}  {e.base_url}")
     print(f"{len(entries)} portal(s) in {registry.portals_dir(getattr(args, 'portals', None))}")
     return 0
 
