@@ -33,7 +33,8 @@ format: install
 
 bench: install
 	$(PY) bench/bench_crawl.py --out bench/results/crawl.md
-	$(PY) bench/bench_index.py --out bench/results/search.md
+	$(PY) bench/bench_index.py --corpus sample --out bench/results/search.md
+	$(PY) bench/bench_index.py --corpus generated --out bench/results/search_generated.md
 	$(PY) bench/report.py
 
 clean:

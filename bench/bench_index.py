@@ -150,6 +150,38 @@ def make_corpus(n: int) -> list[IndexDoc]:
     return [corpus.article(i)[0] for i in range(n)]
 
 
+def sample_corpus(n: int) -> list[IndexDoc]:
+    """The sample portals' 30 articles (real seed texts and realistic others), each copied
+    with a new id and an earlier date until there are ``n``: the crawl's own material."""
+    from archive.docrefs import extract_doc_refs
+    from archive.topics import classify
+    from scraper.sample_portals.content import load_articles, replicate
+    from scraper.sample_portals.portals import PORTALS as SAMPLE_PORTALS
+
+    per_portal = -(-n // len(SAMPLE_PORTALS))
+    docs: list[IndexDoc] = []
+    for slug in SAMPLE_PORTALS:
+        base = load_articles(slug)
+        for a in replicate(base, -(-per_portal // len(base)))[:per_portal]:
+            body = a.body_text()
+            docs.append(
+                IndexDoc(
+                    id=f"{slug}-{a.key}",
+                    portal=slug,
+                    unit=slug.replace("-", " "),
+                    title=a.title,
+                    lead=a.lead,
+                    body=body,
+                    published=a.published.replace(tzinfo=VN_TZ),
+                    topics=classify(a.title, a.lead, body),
+                    doc_numbers=[r.number for r in extract_doc_refs(body)],
+                    url=f"http://127.0.0.1/{slug}{a.path}",
+                    content_hash=a.key,
+                )
+            )
+    return docs[:n]
+
+
 # --- measurements -------------------------------------------------------------------------------
 
 
@@ -344,6 +376,13 @@ What the numbers rest on (details in the module docstrings of `search/`):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--articles", type=int, default=3000)
+    ap.add_argument(
+        "--corpus",
+        choices=("sample", "generated"),
+        default="sample",
+        help="sample: the sample portals' articles, copied; generated: ~600-word articles "
+        "made from the seed texts' word pairs (the size PERFORMANCE.md's anchors use)",
+    )
     ap.add_argument("--runs", type=int, default=3, help="runs per indexing measurement (median)")
     ap.add_argument("--search-repeats", type=int, default=15)
     ap.add_argument("--no-naive", action="store_true", help="skip the naive Whoosh baseline")
@@ -352,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
-    docs = make_corpus(args.articles)
+    docs = (sample_corpus if args.corpus == "sample" else make_corpus)(args.articles)
     words = statistics.mean(len(((d.lead or "") + " " + d.body).split()) for d in docs)
     print(f"corpus: {len(docs)} articles, {words:.0f} words each on average", flush=True)
 
@@ -405,10 +444,15 @@ def main(argv: list[str] | None = None) -> int:
         return " / ".join(f"{v:,.0f}" for v in values)
 
     lines = [
-        "## Search index (Whoosh) benchmark",
+        f"## Search index (Whoosh) benchmark: {args.corpus} corpus",
         "",
-        f"Command: `.venv/bin/{cmd}` — {len(docs):,} generated articles "
-        f"(~{words:.0f} words, title, lead, date, portal, topics; word bigrams of the seed texts), "
+        f"Command: `{cmd}` — {len(docs):,} "
+        + (
+            "copies of the sample portals' 30 articles "
+            if args.corpus == "sample"
+            else "generated articles (word bigrams of the seed texts) "
+        )
+        + f"(~{words:.0f} words, title, lead, date, portal, topics), "
         f"{args.runs} interleaved runs, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, whoosh-reloaded 2.7.5, total {elapsed:.0f} s.",
         "",
