@@ -94,6 +94,12 @@ VOCABULARY: dict[str, tuple[tuple[str, int], ...]] = {
         ("định danh điện tử", WEAK),
         ("vneid", WEAK),
         ("tinh gọn bộ máy", WEAK),
+        # English sub-sites of provincial departments (sotttt.hanoi.gov.vn/web/sotttt-eng)
+        # publish the same programmes in English; seen 2026-11-22 in shared/samples/real.
+        ("administrative reform", STRONG),
+        ("administrative procedures?", STRONG),
+        ("(?:public online|online public) services?", STRONG),
+        ("one-stop (?:shop|mechanism|desk)", STRONG),
     ),
     "dvhc": (
         ("sắp xếp (?:các )?(?:đơn vị hành chính|đvhc)", STRONG),
@@ -114,6 +120,7 @@ VOCABULARY: dict[str, tuple[tuple[str, int], ...]] = {
         ("đơn vị hành chính", WEAK),
         ("sáp nhập", WEAK),
         ("dôi dư", WEAK),
+        ("(?:merger|rearrangement|reorganization) of (?:the )?administrative units?", STRONG),
     ),
 }
 

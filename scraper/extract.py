@@ -111,6 +111,8 @@ class Extraction:
     #: Links the crawler may follow: article pages and listing pagination.
     article_links: list[str] = field(default_factory=list)
     page_links: list[str] = field(default_factory=list)
+    #: The listing's next page, when the page says which one it is.
+    next_page: str | None = None
     #: Items the family's listing selectors matched (a listing may hold a single item).
     listing_items: int = 0
 
@@ -233,6 +235,7 @@ def extract(
         kind="other", url=url, canonical_url=_canonical(tree, url), family=platform.name
     )
     result.article_links, result.page_links = _links(tree, url, platform)
+    result.next_page = _next_page(tree, url, platform)
     result.listing_items = len(platform.select(tree, "listing_links"))
 
     title_el = _first(platform.select(tree, "title"))
@@ -244,6 +247,10 @@ def extract(
     raw_text = html if isinstance(html, str) else html.decode("utf-8", "replace")
     if status == 404 or (SOFT_404.search(raw_text) and _is_soft_404(tree, result.title)):
         result.kind = "not_found"
+        return result
+
+    if platform.print_url is not None and platform.print_url.search(url):
+        # A print view repeats an article that lives at its canonical URL: not archived.
         return result
 
     container = _first(platform.select(tree, "body"))
@@ -627,6 +634,40 @@ def _links(
             if href:
                 (articles if is_article else pages)[clean_url(href)] = None
     return list(articles), list(pages)
+
+
+#: Link texts and classes of a pager's "next page" link.
+NEXT_TEXT = re.compile(r"^(next|sau|tiếp|trang sau|tiếp theo|xem tiếp|›|»|>|>>|→)\W*$", re.I)
+NEXT_CLASS = re.compile(r"(^|[\s_-])next([\s_-]|$)", re.I)
+_PAGE_NUMBER = re.compile(r"(?:[?&](?:_101_cur|PageIndex|page|Page|p|trang)=|/page-?|/trang-)(\d+)")
+
+
+def _next_page(tree: lxml.html.HtmlElement, url: str, platform: Platform) -> str | None:
+    """The pager's next link: rel=next, a "next"-looking text or class, else the link to
+    page n+1 of the pagination links (the current page number read from the URL)."""
+    candidates = platform.select(tree, "pagination") or [
+        a for a in tree.iter("a") if _PAGE_NUMBER.search(a.get("href") or "")
+    ]
+    for el in tree.xpath("//link[@rel='next'][@href]|//a[@rel='next'][@href]"):
+        href = _abs(url, el.get("href"))
+        if href:
+            return clean_url(href)
+    for a in candidates:
+        text = _text(a)
+        marks = f"{a.get('class', '')} {a.getparent().get('class', '') if a.getparent() is not None else ''}"
+        if NEXT_TEXT.match(text) or NEXT_CLASS.search(marks):
+            href = _abs(url, a.get("href"))
+            if href and href.startswith(("http://", "https://")):
+                return clean_url(href)
+    m = _PAGE_NUMBER.search(url)
+    current = int(m.group(1)) if m else 1
+    for a in candidates:
+        m = _PAGE_NUMBER.search(a.get("href") or "")
+        if m and int(m.group(1)) == current + 1:
+            href = _abs(url, a.get("href"))
+            if href:
+                return clean_url(href)
+    return None
 
 
 def _looks_like_listing(tree: lxml.html.HtmlElement, url: str, result: Extraction) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from scraper.extract import extract
 from tests.conftest import FIXTURES, run_cli
 
-REAL = FIXTURES / "real"
+REAL = FIXTURES / "pages" / "real"
 GOLD = [json.loads(line) for line in (REAL / "gold.jsonl").read_text().splitlines() if line]
 LISTINGS = [
     json.loads(line) for line in (REAL / "listing_gold.jsonl").read_text().splitlines() if line
