@@ -508,6 +508,9 @@ def extract_doc_refs(text: str, *, default_year: int | None = None) -> list[DocR
     for m in NUMBER_RE.finditer(text):
         raw = _trim_number(m.group(0))
         number = normalise_number(raw)
+        done = found.get(number)
+        if done is not None and done.kind and done.date and done.issuer:
+            continue  # nothing left to learn from another citation (long pages repeat them)
         start, end = m.start(), m.start() + len(raw)
         before = text[max(0, start - LOOKBACK_CHARS) : start]
         kind_text = _kind_before(before)
