@@ -32,6 +32,8 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/extraction.py --out bench/results/extraction.md
 	$(PY) bench/bench_crawl.py --out bench/results/crawl.md
 	$(PY) bench/bench_index.py --corpus sample --out bench/results/search.md
 	$(PY) bench/bench_index.py --corpus generated --out bench/results/search_generated.md

@@ -244,8 +244,7 @@ def extract(
 
     # The soft-404 phrases are looked for in the raw page first: most pages have none, and
     # the element scan is the costly part.
-    raw_text = html if isinstance(html, str) else html.decode("utf-8", "replace")
-    if status == 404 or (SOFT_404.search(raw_text) and _is_soft_404(tree, result.title)):
+    if status == 404 or (_may_be_soft_404(html) and _is_soft_404(tree, result.title)):
         result.kind = "not_found"
         return result
 
@@ -388,6 +387,27 @@ def _canonical(tree: lxml.html.HtmlElement, url: str) -> str:
     if og.startswith(("http://", "https://")):
         return clean_url(og)
     return url
+
+
+#: Cheap substrings every soft-404 text above contains (a case-insensitive regex over a
+#: whole page cost 0.6 ms; these `in` tests cost microseconds).
+SOFT_404_HINTS = (
+    "tìm thấy",
+    "Tìm thấy",
+    "TÌM THẤY",
+    "tồn tại",
+    "TỒN TẠI",
+    "not found",
+    "Not Found",
+    "NOT FOUND",
+    "Not found",
+)
+
+
+def _may_be_soft_404(html: str | bytes) -> bool:
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", "replace")
+    return any(hint in html for hint in SOFT_404_HINTS)
 
 
 def _is_soft_404(tree: lxml.html.HtmlElement, title: str | None) -> bool:
