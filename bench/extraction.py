@@ -106,15 +106,20 @@ def main() -> None:
             rates.append(len(pages) / (time.perf_counter() - started))
         body_f1 = (
             statistics.mean(
-                f1(out[0], exp["body"]) for out, (_, exp) in zip(outputs, pages) if exp.get("body")
+                f1(out[0], exp["body"])
+                for out, (_, exp) in zip(outputs, pages, strict=True)
+                if exp.get("body")
             )
             if name not in ("htmldate",)
             else None
         )
         day_ok = sum(
-            (out[1] or "")[:10] == exp["published"][:10] for out, (_, exp) in zip(outputs, pages)
+            (out[1] or "")[:10] == exp["published"][:10]
+            for out, (_, exp) in zip(outputs, pages, strict=True)
         )
-        exact = sum(out[1] == exp["published"] for out, (_, exp) in zip(outputs, pages))
+        exact = sum(
+            out[1] == exp["published"] for out, (_, exp) in zip(outputs, pages, strict=True)
+        )
         rows.append(
             (
                 name,
