@@ -319,8 +319,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from bs4 import UnicodeDammit
-
+    from archive.legacy import decode_html_bytes
     from scraper.extract import extract
     from scraper.middlewares import SCHEMES
 
@@ -328,13 +327,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: no such file")
     if args.url.split("://", 1)[0] not in SCHEMES:
         raise CliError(f"--url {args.url!r}: expected an http(s) URL")
-    raw = args.file.read_bytes()
-    # A saved page carries its encoding in a meta tag (or not at all): let UnicodeDammit
-    # weigh the declared encodings, a BOM and UTF-8 before falling back.
-    dammit = UnicodeDammit(raw, ["utf-8", "windows-1258", "windows-1252"], is_html=True)
-    html = dammit.unicode_markup
-    if html is None:
-        raise CliError(f"{args.file}: cannot decode the page")
+    # A saved page carries its encoding in a meta tag, a wrong one, or none: the decoder
+    # checks the declaration against the bytes (UTF-8 labelled Latin-1, windows-1258).
+    html, _encoding = decode_html_bytes(args.file.read_bytes())
     result = extract(html, args.url, family=args.family)
     print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     return 0

@@ -20,6 +20,7 @@ from w3lib.url import url_query_cleaner
 
 from archive.dates import date_from_url, parse_date_text, parse_iso, to_iso
 from archive.docrefs import extract_doc_refs
+from archive.legacy import decode_html_bytes, fix_legacy
 from archive.text import clean
 from archive.topics import classify
 from scraper.platforms import Platform, detect_family, get_platform
@@ -88,6 +89,9 @@ ATTACHMENT_PATH = re.compile(
 )
 #: Title suffixes that name the site, not the article.
 TITLE_SITE_SUFFIX = re.compile(r"\s+[-|–—]\s+(cổng|trang) (thông tin|giao tiếp).*$", re.I)
+#: Characters of TCVN3/VNI "garbage" that Unicode Vietnamese never uses: only text that
+#: holds one is checked for legacy encodings (the check proper costs ~0.3 µs a character).
+LEGACY_HINT = re.compile("[¸¶µ·¹¨ª«¬®§¾¼»×Þ÷þöñäëïüåæçøÿ]")
 PARAGRAPH_END = re.compile(r"[.!?…:;”\"')\]]\s*(/\.)?$")
 
 
@@ -162,7 +166,7 @@ def block_paragraphs(el: lxml.html.HtmlElement) -> list[str]:
     buf: list[str] = []
 
     def flush() -> None:
-        text = clean("".join(buf))
+        text = _unlegacy("".join(buf))
         if text:
             out.append(text)
         buf.clear()
@@ -186,8 +190,16 @@ def block_paragraphs(el: lxml.html.HtmlElement) -> list[str]:
     return out
 
 
+def _unlegacy(raw: str) -> str:
+    """Clean text, converting TCVN3/VNI legacy text to Unicode first (before clean(), which
+    deletes the soft hyphen TCVN3 uses for "ư")."""
+    if LEGACY_HINT.search(raw):
+        raw = fix_legacy(raw)[0]
+    return clean(raw)
+
+
 def _text(el: lxml.html.HtmlElement | None) -> str:
-    return clean(" ".join(el.itertext())) if el is not None else ""
+    return _unlegacy(" ".join(el.itertext())) if el is not None else ""
 
 
 def _strip(tree: lxml.html.HtmlElement) -> None:
@@ -201,6 +213,8 @@ def _strip(tree: lxml.html.HtmlElement) -> None:
 
 def parse_html(html: str | bytes) -> lxml.html.HtmlElement:
     """Parse a page; an empty or unparseable document becomes an empty one."""
+    if isinstance(html, bytes):
+        html = decode_html_bytes(html)[0]
     if isinstance(html, str):
         # lxml refuses str with an XML encoding declaration, and NUL bytes.
         html = re.sub(r"^\s*<\?xml[^>]*>", "", html).replace("\x00", "")
@@ -229,7 +243,6 @@ def extract(
             family = detect_family(sample, url)
         platform = get_platform(family)
     tree = parse_html(html)
-    _strip(tree)
     url = clean_url(url)
     result = Extraction(
         kind="other", url=url, canonical_url=_canonical(tree, url), family=platform.name
@@ -237,6 +250,8 @@ def extract(
     result.article_links, result.page_links = _links(tree, url, platform)
     result.next_page = _next_page(tree, url, platform)
     result.listing_items = len(platform.select(tree, "listing_links"))
+    # Links first: pagers often sit in <nav>, which the text clean-up removes.
+    _strip(tree)
 
     title_el = _first(platform.select(tree, "title"))
     title = _text(title_el) or _meta(tree, "og:title") or _generic_title(tree)
@@ -253,6 +268,9 @@ def extract(
         return result
 
     container = _first(platform.select(tree, "body"))
+    if container is None and result.listing_items >= 2:
+        result.kind = "listing"  # the family's listing items, and no article body
+        return result
     article_url = platform.is_article_url(url)
     if container is None and article_url is not False:
         container = _generic_container(tree)
@@ -280,7 +298,7 @@ def _fill_article(
     # Date and views come from the page's own date element first (not the first date in
     # the text: bodies are full of dates of cited documents).
     date_el = _first(platform.select(tree, "date"))
-    published = parse_date_text(_text(date_el)) if date_el is not None else None
+    published = _element_date(date_el) if date_el is not None else None
     if published is None:
         published = _structured_date(tree)
     if published is None:
@@ -350,6 +368,25 @@ def _fill_article(
         for r in extract_doc_refs(text, default_year=year)
     ]
     result.topics = classify(result.title or "", lead, "\n".join(paragraphs))
+
+
+def _element_date(el: lxml.html.HtmlElement) -> datetime | date | None:
+    """The date an element shows; a machine-readable ``datetime`` attribute (``<time>``)
+    adds the time a date-only text leaves out, when both name the same day."""
+    shown = parse_date_text(_text(el))
+    attr = el.get("datetime") or next(
+        (t.get("datetime") for t in el.iter("time") if t.get("datetime")), None
+    )
+    exact = parse_iso(attr) if attr else None
+    if exact is None:
+        return shown
+    if shown is None:
+        return exact
+    shown_day = shown.date() if isinstance(shown, datetime) else shown
+    exact_day = exact.date() if isinstance(exact, datetime) else exact
+    if shown_day != exact_day:
+        return shown  # the page's visible date wins over a stale attribute
+    return exact if isinstance(exact, datetime) and not isinstance(shown, datetime) else shown
 
 
 def _first(items: list) -> lxml.html.HtmlElement | None:
@@ -621,7 +658,7 @@ def _generic_article(result: Extraction, container: lxml.html.HtmlElement) -> bo
     """A page whose main text is not a list of linked headlines, with a date."""
     linked_headlines = sum(
         1 for h in container.iter("h2", "h3", "h4") if h.find(".//a") is not None
-    )
+    ) + sum(1 for a in container.iter("a") if len(_text(a).split()) >= 6)
     return len(result.body) >= 300 and result.published is not None and linked_headlines < 3
 
 
@@ -653,6 +690,13 @@ def _links(
             href = _abs(url, raw)
             if href:
                 (articles if is_article else pages)[clean_url(href)] = None
+    if platform.article_url is None and platform.listing_links == ():
+        # No family knowledge: same-site links whose text reads like a headline.
+        host = urlsplit(url).netloc
+        for a in tree.iter("a"):
+            href = _abs(url, a.get("href"))
+            if href and urlsplit(href).netloc == host and len(_text(a).split()) >= 6:
+                articles.setdefault(clean_url(href), None)
     return list(articles), list(pages)
 
 

@@ -13,9 +13,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from bs4 import UnicodeDammit
 
 from archive.dates import to_iso
+from archive.legacy import decode_html_bytes
 from scraper.extract import clean_url, extract
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -39,7 +39,7 @@ def corpus() -> list[Path]:
 
 
 def decode(raw: bytes) -> str:
-    return UnicodeDammit(raw, ["utf-8", "windows-1258"], is_html=True).unicode_markup or ""
+    return decode_html_bytes(raw)[0]
 
 
 def squash(text: str | None) -> str:

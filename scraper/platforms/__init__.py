@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from scraper.platforms.aspnet import AspNet
 from scraper.platforms.base import Platform, with_overrides
+from scraper.platforms.drupal import Drupal
 from scraper.platforms.liferay import Liferay
 from scraper.platforms.nukeviet import NukeViet
 from scraper.platforms.tandan import TanDan
+from scraper.platforms.wordpress import WordPress
 
 FAMILIES: dict[str, type[Platform]] = {
-    cls.name: cls for cls in (Platform, Liferay, TanDan, NukeViet)
+    cls.name: cls for cls in (Platform, Liferay, TanDan, NukeViet, Drupal, WordPress, AspNet)
 }
 
 

@@ -31,7 +31,11 @@ SELECTOR_NAMES = (
     "listing_links",
     "pagination",
 )
-_COMPILED: dict[type, dict[str, CSSSelector | None]] = {}
+#: Fields of one element: their selectors are tried in order and the first that matches wins
+#: (a sidebar block may share the node's classes and come earlier in the page). The other
+#: names collect every match of every selector, in document order.
+SINGLE = frozenset(("title", "date", "lead", "body", "author", "views"))
+_COMPILED: dict[type, dict[str, list[CSSSelector]]] = {}
 
 
 class Platform:
@@ -45,7 +49,7 @@ class Platform:
     article_url: ClassVar[re.Pattern[str] | None] = None
     #: Print views of an article: never archived, the canonical article is fetched instead.
     print_url: ClassVar[re.Pattern[str] | None] = re.compile(
-        r"[?&](print|in|printable|view=print)(=|&|$)|/print/|/in-bai-viet", re.I
+        r"[?&](print|in|printable|view=print)(=|&|$)|/print/|/print\.aspx|/in-bai-viet", re.I
     )
     #: Listing pages (category pages and their pagination).
     listing_url: ClassVar[re.Pattern[str] | None] = None
@@ -66,17 +70,23 @@ class Platform:
     pagination: ClassVar[tuple[str, ...]] = ()
 
     @property
-    def compiled(self) -> dict[str, CSSSelector | None]:
+    def compiled(self) -> dict[str, list[CSSSelector]]:
         # Compiled once per class: CSS → XPath translation costs more than the matching.
         cls = type(self)
         cached = _COMPILED.get(cls)
         if cached is None:
-            cached = _COMPILED[cls] = {n: _compile(getattr(cls, n)) for n in SELECTOR_NAMES}
+            cached = _COMPILED[cls] = {n: _compile(n, getattr(cls, n)) for n in SELECTOR_NAMES}
         return cached
 
     def select(self, tree: HtmlElement, name: str) -> list[HtmlElement]:
-        sel = self.compiled[name]
-        return sel(tree) if sel is not None else []
+        selectors = self.compiled[name]
+        if name in SINGLE:
+            for sel in selectors:
+                found = sel(tree)
+                if found:
+                    return found
+            return []
+        return selectors[0](tree) if selectors else []
 
     def is_article_url(self, url: str) -> bool | None:
         """True/False when the family's URL scheme decides, None when it cannot tell."""
@@ -89,8 +99,12 @@ class Platform:
         return result
 
 
-def _compile(selectors: tuple[str, ...]) -> CSSSelector | None:
-    return CSSSelector(", ".join(selectors)) if selectors else None
+def _compile(name: str, selectors: tuple[str, ...]) -> list[CSSSelector]:
+    if not selectors:
+        return []
+    if name in SINGLE:
+        return [CSSSelector(s) for s in selectors]
+    return [CSSSelector(", ".join(selectors))]
 
 
 def with_overrides(platform: Platform, overrides: dict[str, object]) -> Platform:

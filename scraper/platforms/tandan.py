@@ -14,7 +14,13 @@ from scraper.platforms.base import Platform
 
 class TanDan(Platform):
     name = "tandan"
-    markers = ("/portal/Pages/", "tandan-", "ms-rtestate-field", "_spPageContextInfo")
+    markers = (
+        "/portal/Pages/",
+        "tandan-",
+        "ms-rtestate-field",
+        "_spPageContextInfo",
+        "ExternalClass",
+    )
     article_url = re.compile(r"/portal/Pages/\d{4}-\d{1,2}-\d{1,2}/[^/?#]+\.aspx", re.I)
     listing_url = re.compile(r"[?&]PageIndex=\d+", re.I)
     title = ("h1.tandan-news-title", "h1.tandan-title", ".tandan-article-title")

@@ -19,6 +19,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
+from archive.legacy import decode_html_bytes
 from scraper import registry
 from scraper.extract import ATTACHMENT_EXT, clean_url, extract
 from scraper.platforms import detect_family, get_platform
@@ -132,9 +133,12 @@ class PortalSpider(scrapy.Spider):
                 self.platform = get_platform(family)
             self.auto_family = False
         try:
-            page = extract(
-                response.text, response.url, platform=self.platform, status=response.status
-            )
+            # Our decoder, not response.text: it checks a declared charset against the bytes
+            # (UTF-8 pages labelled iso-8859-1, windows-1258 pages) instead of trusting it.
+            declared = response.headers.get("Content-Type", b"").decode("latin-1")
+            charset = declared.split("charset=", 1)[1].strip() if "charset=" in declared else None
+            html, _ = decode_html_bytes(response.body, charset)
+            page = extract(html, response.url, platform=self.platform, status=response.status)
         except Exception:  # one broken page never stops a crawl: count it, log it, go on
             stats.inc_value("pages/error")
             self.logger.exception("extraction failed on %s", response.url)
