@@ -148,6 +148,8 @@ class PortalSpider(scrapy.Spider):
         if page.kind == "article":
             yield from self._article(response, page)
         links = page.article_links + page.page_links
+        if page.next_page:
+            links.append(page.next_page)  # the generic pager rules, for families without any
         if page.kind == "other" and page.canonical_url != page.url:
             links.append(page.canonical_url)  # e.g. a print view: its article
         if self.platform.name == "generic" and page.kind != "not_found":
