@@ -123,9 +123,12 @@ def score(field: str) -> tuple[float, list[str]]:
 
 
 def test_corpus_size():
+    """At least 60 article and 15 other pages, over at least six software families."""
     kinds = [json.loads(p.read_text(encoding="utf-8"))["kind"] for p in corpus()]
-    assert kinds.count("article") >= 30
+    assert kinds.count("article") >= 60
     assert len(kinds) - kinds.count("article") >= 15
+    families = {p.parent.name for p in corpus()} - {"real"}
+    assert len(families) >= 6, families
 
 
 @pytest.mark.parametrize("field", sorted(GATE))
