@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install system-deps demo test lint format bench clean
 
 # A virtual environment with the project installed (editable) and its dev tools.
 $(STAMP): pyproject.toml
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install
+# Tesseract (+ Vietnamese), antiword, catdoc from Debian: OCR and .doc attachments.
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install system-deps
 	$(VENV)/bin/portal-archive --data-dir $(DEMO_DATA) demo
 
-test: install
+test: install system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install

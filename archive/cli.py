@@ -127,6 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", "-f", choices=("jsonl", "csv"), required=True)
     s.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
 
+    s = sub.add_parser("documents", parents=[common], help="stored attachments as documents")
+    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--process",
+        action="store_true",
+        help="extract text and metadata of documents not processed yet",
+    )
+
+    s = sub.add_parser(
+        "extract-document",
+        parents=[common],
+        help="print the text statistics and metadata of one file",
+    )
+    s.add_argument("file", type=Path)
+    s.add_argument("--json", action="store_true", help="print one JSON object (default)")
+    s.add_argument("--no-ocr", action="store_true", help="do not OCR pages without text")
+    s.add_argument("--text", action="store_true", help="include the full text")
+
     s = sub.add_parser("runs", parents=[common], help="recent crawl runs")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
@@ -308,6 +326,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     )
     print()
     print_runs(runs)
+    processed = process_new_documents(config)
+    if processed:
+        print(f"documents: {processed} processed (text and header metadata)")
     if not args.no_index:
         report = update_index(config)
         print(
@@ -315,7 +336,91 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             f"{report.unchanged} unchanged"
         )
     print(f"crawl finished in {time.perf_counter() - started:.1f}s")
-    return 0 if all(r["status"] == "finished" for r in runs) else 1
+    if len(runs) < len(args.targets) and "all" not in args.targets:
+        print("some crawls did not start (see the errors above)", file=sys.stderr)
+        return 1
+    return 0 if runs and all(r["status"] == "finished" for r in runs) else 1
+
+
+def process_new_documents(config: Config, *, show_progress: bool = True) -> int:
+    """Text and metadata of the attachments downloaded since the last time (OCR included)."""
+    from archive.documents import process_documents
+
+    archive = Archive(config)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-6)
+        sys.stderr.write(
+            f"\rdocuments {done}/{total} ({rate:.1f}/s, "
+            f"ETA {(total - done) / rate if rate else 0:.0f}s) "
+        )
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    try:
+        return process_documents(archive, progress=progress if show_progress else None)
+    finally:
+        archive.close()
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if args.process:
+        process_new_documents(config)
+    archive = Archive(config)
+    try:
+        docs = archive.documents()
+    finally:
+        archive.close()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(
+        f"{'sha256':<12}  {'type':<5} {'size':>9}  {'number':<18} {'kind':<12} "
+        f"{'articles':>8}  file"
+    )
+    for d in docs:
+        print(
+            f"{d['sha256'][:12]}  {d['file_type']:<5} {d['size']:>9}  "
+            f"{(d['number'] or '-'):<18} {(d['doc_kind'] or '-'):<12} {d['articles']:>8}  "
+            f"{d['filename'] or d['url']}"
+        )
+    print(f"{len(docs)} document(s)")
+    return 0
+
+
+def cmd_extract_document(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from archive.docmeta import parse_document
+    from archive.doctext import DocTextError, extract_text
+
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file")
+    try:
+        result = extract_text(args.file.read_bytes(), args.file.name, ocr=not args.no_ocr)
+    except DocTextError as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    meta = asdict(parse_document(result.text))
+    out = {
+        "file": str(args.file),
+        "type": result.kind,
+        "pages": result.pages,
+        "method": result.method,
+        "ocr": result.ocr,
+        "legacy_encoding": result.legacy_encoding,
+        "characters": len(result.text),
+        "words": len(result.text.split()),
+        "lines": result.text.count("\n") + 1 if result.text else 0,
+        "warnings": result.warnings,
+        "metadata": meta,
+    }
+    if args.text:
+        out["text"] = result.text
+    print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -552,6 +657,8 @@ COMMANDS = {
     "runs": cmd_runs,
     "samples": cmd_samples,
     "demo": cmd_demo,
+    "documents": cmd_documents,
+    "extract-document": cmd_extract_document,
 }
 
 

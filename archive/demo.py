@@ -16,7 +16,13 @@ DEMO_QUERIES = ("cai cach hanh chinh", '"sắp xếp đơn vị hành chính"', 
 
 
 def run_demo(config: Config, *, quiet: bool = False) -> int:
-    from archive.cli import print_runs, print_search, run_crawls, update_index
+    from archive.cli import (
+        print_runs,
+        print_search,
+        process_new_documents,
+        run_crawls,
+        update_index,
+    )
     from archive.export import write_export
     from scraper.sample_portals import SampleWorld
     from search.index import SearchIndex
@@ -49,6 +55,9 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
     finally:
         world.stop()
     print_runs(runs)
+    print("== attachments: text and official header of each downloaded file")
+    n_docs = process_new_documents(config)
+    print(f"   {n_docs} document(s) processed")
     print("== indexing")
     report = update_index(config)
     print(f"   {report.indexed} indexed, {report.unchanged} unchanged in {report.seconds:.1f}s")
@@ -70,6 +79,7 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
                 n = write_export(archive.iter_articles(), fh, fmt)
             print(f"== exported {n} articles to {path}")
         summary = archive.summary()
+        documents = archive.documents()
     finally:
         archive.close()
 
@@ -86,6 +96,11 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
     print(
         f"   topics: CCHC {topics.get('cchc', 0)}, ĐVHC {topics.get('dvhc', 0)}, "
         f"neither {topics.get('none', 0)}"
+    )
+    parsed = sum(1 for d in documents if d["number"])
+    print(
+        f"   attachments: {len(documents)} files stored once each, {parsed} with their "
+        "document number read from the file"
     )
     print(f"   finished in {time.perf_counter() - started:.1f}s")
     failed = [r for r in runs if r["status"] != "finished"]

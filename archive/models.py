@@ -165,3 +165,48 @@ class DocReference(Base):
     kind: Mapped[str | None] = mapped_column(String(60))
     date: Mapped[date | None] = mapped_column(Date)
     issuer: Mapped[str | None] = mapped_column(Text)
+
+
+class Download(Base):
+    """One attachment URL fetched (or not): which stored file it gave."""
+
+    __tablename__ = "downloads"
+
+    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("documents.sha256"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # downloaded | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    filename: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+
+
+class Document(Base):
+    """A stored attachment file, once per content (sha256), with what was read from it."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    file_type: Mapped[str] = mapped_column(String(20))  # sniffed: pdf, docx, doc, xlsx, …
+    filename: Mapped[str | None] = mapped_column(Text)
+    first_url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Text and metadata, filled by archive.documents.process_documents.
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str | None] = mapped_column(Text)
+    text_method: Mapped[str | None] = mapped_column(String(20))
+    ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    legacy_encoding: Mapped[str | None] = mapped_column(String(10))
+    error: Mapped[str | None] = mapped_column(Text)
+    doc_kind: Mapped[str | None] = mapped_column(String(60))
+    number: Mapped[str | None] = mapped_column(String(120), index=True)
+    issuer: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(Text)
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    subject: Mapped[str | None] = mapped_column(Text)
+    signer: Mapped[str | None] = mapped_column(Text)
+    meta_complete: Mapped[bool] = mapped_column(Boolean, default=False)

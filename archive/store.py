@@ -30,6 +30,8 @@ from archive.models import (
     Base,
     CrawlRun,
     DocReference,
+    Document,
+    Download,
     Portal,
     RawResponse,
 )
@@ -208,6 +210,75 @@ class Archive:
         if rows:
             with self.session() as s:
                 s.execute(RawResponse.__table__.insert(), list(rows))
+
+    # --- attachments ------------------------------------------------------------------
+
+    def known_download(self, url: str) -> Download | None:
+        """The stored result of an earlier successful download of ``url``."""
+        with self.session() as s:
+            row = s.get(Download, url)
+            return row if row is not None and row.status == "downloaded" else None
+
+    def record_download(
+        self,
+        url: str,
+        *,
+        sha256: str | None,
+        status: str,
+        error: str | None = None,
+        http_status: int | None = None,
+        headers: dict | None = None,
+        filename: str | None = None,
+        size: int | None = None,
+        file_type: str | None = None,
+        run_id: int | None = None,
+    ) -> None:
+        """Record one attachment fetch; a new file content becomes a Document row."""
+        now = utcnow()
+        with self.session() as s:
+            if sha256 is not None and s.get(Document, sha256) is None:
+                s.add(
+                    Document(
+                        sha256=sha256,
+                        size=size or 0,
+                        file_type=file_type or "unknown",
+                        filename=filename,
+                        first_url=url,
+                        fetched_at=now,
+                    )
+                )
+                s.flush()
+            row = s.get(Download, url) or Download(url=url)
+            row.sha256, row.status, row.error = sha256, status, error
+            row.http_status, row.headers, row.filename = http_status, headers or {}, filename
+            row.fetched_at, row.crawl_run_id = now, run_id
+            s.merge(row)
+
+    def documents(self) -> list[dict]:
+        """Every stored document with how many articles link it."""
+        with self.session() as s:
+            links = dict(
+                s.execute(
+                    select(Download.sha256, func.count(func.distinct(ArticleVersion.article_id)))
+                    .join(Attachment, Attachment.url == Download.url)
+                    .join(ArticleVersion, ArticleVersion.id == Attachment.version_id)
+                    .group_by(Download.sha256)
+                ).all()
+            )
+            return [
+                {
+                    "sha256": d.sha256,
+                    "file_type": d.file_type,
+                    "size": d.size,
+                    "filename": d.filename,
+                    "url": d.first_url,
+                    "number": d.number,
+                    "doc_kind": d.doc_kind,
+                    "processed": d.processed_at is not None,
+                    "articles": links.get(d.sha256, 0),
+                }
+                for d in s.scalars(select(Document).order_by(Document.fetched_at))
+            ]
 
     # --- articles ---------------------------------------------------------------------
 

@@ -84,7 +84,9 @@ class ArchivePipeline:
 
     def process_item(self, item, spider=None):
         try:
-            article = ArticleItem.model_validate({**item, "crawl_run_id": self.run_id})
+            # "files" is the attachments pipeline's download report (stored by it already).
+            data = {k: v for k, v in item.items() if k != "files"}
+            article = ArticleItem.model_validate({**data, "crawl_run_id": self.run_id})
         except ValidationError as exc:
             self.counts["invalid"] += 1
             self.stats.inc_value("item/invalid")

@@ -52,8 +52,11 @@ DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.SafeFetchMiddleware": 50,
 }
 ITEM_PIPELINES = {
+    "scraper.attachments.AttachmentsPipeline": 200,
     "scraper.pipelines.ArchivePipeline": 300,
 }
+#: Attachments larger than this are not downloaded (recorded as failed).
+PORTAL_ARCHIVE_ATTACHMENT_MAXSIZE = 50 * 1024 * 1024
 EXTENSIONS = {
     "scraper.extensions.CrawlProgress": 500,
     # Declared by dotted path so that scraper/ does not import search/ (scraper → archive ← search).

@@ -306,3 +306,59 @@ def test_unreachable_portal_fails_clearly(tmp_path):
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "failed" in proc.stdout
+
+
+def test_attachments_downloaded_once_into_the_content_store(crawled, sample_world):
+    import hashlib
+
+    from sqlalchemy import select
+
+    from archive.models import Document, Download
+
+    links = [
+        a["url"] for slug in PORTALS for e in sample_world.expected(slug) for a in e["attachments"]
+    ]
+    expected = set(links)
+    assert len(links) > len(expected)  # one file is linked by two articles
+    archive = Archive(Config.resolve(crawled["data"]))
+    with archive.session() as s:
+        downloads = {d.url: d for d in s.scalars(select(Download))}
+        documents = {d.sha256: d for d in s.scalars(select(Document))}
+    archive.close()
+    assert set(downloads) == expected
+    assert all(d.status == "downloaded" for d in downloads.values())
+    assert len(documents) == len({d.sha256 for d in downloads.values()})
+    store = crawled["data"] / "attachments"
+    for d in downloads.values():
+        data = (store / d.sha256[:2] / d.sha256).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == d.sha256
+        assert d.filename and not d.filename.startswith("%")
+        assert any(k.lower() == "content-type" for k in d.headers)
+    assert {doc.file_type for doc in documents.values()} == {"pdf", "docx"}
+    # Each attachment URL was requested once, although one file is linked twice.
+    wanted = {"/" + u.split("/", 3)[3] for u in expected}
+    paths = Counter(r[2] for r in crawled["requests"] if r[2] in wanted)
+    assert paths and set(paths.values()) == {1}
+
+
+def test_documents_processed_after_the_crawl(crawled):
+    proc = run_cli("--data-dir", str(crawled["data"]), "documents", "--json", check=True)
+    docs = {d["filename"]: d for d in json.loads(proc.stdout)}
+    assert all(d["processed"] for d in docs.values())
+    # The real Quyết định (signed PDF and DOCX) and Thông báo come out with their numbers.
+    numbers = {d["number"] for d in docs.values()}
+    assert {"07/2022/QĐ-UBND", "04/TB-UBND", "04/2021/QĐ-UBND"} <= numbers
+    assert sum(d["articles"] for d in docs.values()) == 7  # links, the shared file counted twice
+
+
+def test_extract_document_cli(tmp_path):
+    from tests.conftest import FIXTURES
+
+    pdf = FIXTURES / "attachments" / "anphu.angiang.gov.vn__tb-thu-hoi-dat-signed.pdf"
+    out = json.loads(run_cli("extract-document", str(pdf), "--json", check=True).stdout)
+    assert (out["type"], out["pages"], out["method"]) == ("pdf", 3, "text-layer")
+    assert out["metadata"]["number"] == "04/TB-UBND" and out["metadata"]["complete"]
+    bad = tmp_path / "x.pdf"
+    bad.write_bytes(b"%PDF-1.4 broken")
+    proc = run_cli("extract-document", str(bad))
+    assert "Traceback" not in proc.stderr
