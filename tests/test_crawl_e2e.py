@@ -362,3 +362,20 @@ def test_extract_document_cli(tmp_path):
     bad.write_bytes(b"%PDF-1.4 broken")
     proc = run_cli("extract-document", str(bad))
     assert "Traceback" not in proc.stderr
+
+
+def test_documents_linked_to_the_articles_that_attach_and_cite_them(crawled):
+    from archive.documents import document_articles
+
+    archive = Archive(Config.resolve(crawled["data"]))
+    try:
+        docs = {d["filename"]: d for d in archive.documents()}
+        decision = document_articles(archive, docs["qd-07-2022-qd-ubnd-signed.pdf"]["sha256"])
+        draft = document_articles(archive, docs["ke-hoach-139-kh-ubnd-2024.docx"]["sha256"])
+    finally:
+        archive.close()
+    # The Hàm Tân article attaches Quyết định 07/2022/QĐ-UBND and cites it with its issuer.
+    assert decision.attached_by == decision.cited_by and len(decision.attached_by) == 1
+    assert decision.attached_by[0].startswith("huyen-ham-tan-")
+    # The draft plan has a blank number: attached, but nothing can cite it by number.
+    assert len(draft.attached_by) == 1 and draft.cited_by == []
