@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/bench_crawl.py --out bench/results/crawl.md
 	$(PY) bench/bench_index.py --corpus sample --out bench/results/search.md
 	$(PY) bench/bench_index.py --corpus generated --out bench/results/search_generated.md
+	$(PY) bench/doctext.py --out bench/results/doctext.md
 	$(PY) bench/report.py
 
 clean:
