@@ -16,10 +16,14 @@ machine): naive Whoosh indexes 130–200 articles/s of 600 words, SQLite FTS5 3,
 """
 
 
+#: Result files, in the order docs/benchmarks.md shows them.
+SECTIONS = ("crawl", "extraction", "search", "search_generated", "doctext")
+
+
 def main() -> None:
     sections = [
         p.read_text(encoding="utf-8").strip()
-        for p in (ROOT / "bench" / "results" / "crawl.md", ROOT / "bench" / "results" / "search.md")
+        for p in (ROOT / "bench" / "results" / f"{name}.md" for name in SECTIONS)
         if p.exists()
     ]
     out = ROOT / "docs" / "benchmarks.md"
