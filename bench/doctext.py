@@ -121,7 +121,7 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(
-            "# Attachment text extraction\n\n"
+            "## Attachment text extraction\n\n"
             f"`python bench/doctext.py --runs {args.runs}`; median of the runs.\n\n" + table
         )
 
