@@ -1,4 +1,4 @@
-"""Attachment text extraction speed on the real samples (tests/fixtures/attachments).
+"""Attachment text extraction speed on the real samples (scraper/sample_portals/data/files).
 
     python bench/doctext.py [--runs 3] [--no-ocr] [--out bench/results/doctext.md]
 
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archive.doctext import _extract_local, extract_text, ocr_available  # noqa: E402
+from scraper.sample_portals.content import REAL_FILES, real_file  # noqa: E402
 
 ATTACHMENTS = ROOT / "tests" / "fixtures" / "attachments"
 SCAN = "anphu.angiang.gov.vn__cv-lay-y-kien.pdf"
@@ -70,8 +71,9 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = []
-    pdfs = sorted(p for p in ATTACHMENTS.glob("*.pdf") if p.name != SCAN)
-    docxs = sorted(p for p in ATTACHMENTS.glob("*.docx") if not p.name.startswith("generated"))
+    real = {name: real_file(name) for name in REAL_FILES}
+    pdfs = sorted(p for n, p in real.items() if n.endswith(".pdf") and n != SCAN)
+    docxs = sorted(p for n, p in real.items() if n.endswith(".docx"))
     for path in pdfs + docxs:
         data = path.read_bytes()
         short = path.name.split("__", 1)[-1][:34]
@@ -101,7 +103,7 @@ def main() -> None:
     rows.append((tiny_name, "in process", 1, len(doc.text), local_s, None, ""))
 
     if not args.no_ocr and ocr_available():
-        data = (ATTACHMENTS / SCAN).read_bytes()
+        data = real_file(SCAN).read_bytes()
         secs, doc = _median_time(lambda: extract_text(data, SCAN, timeout=300), 1)
         rows.append((SCAN.split("__", 1)[-1], "OCR (render + tesseract)", doc.pages,
                      len(doc.text), secs, doc.pages / secs, _ok(doc.text)))  # fmt: skip

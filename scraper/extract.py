@@ -233,15 +233,10 @@ def extract(
     status: int = 200,
 ) -> Extraction:
     """Classify a page and extract its article. ``family`` None → detect it from markers."""
+    if isinstance(html, bytes):
+        html = decode_html_bytes(html)[0]  # once: detection, parsing and checks read the str
     if platform is None:
-        if family is None:
-            sample = (
-                html[:200_000]
-                if isinstance(html, str)
-                else html[:200_000].decode("utf-8", "replace")
-            )
-            family = detect_family(sample, url)
-        platform = get_platform(family)
+        platform = get_platform(family or detect_family(html[:200_000], url))
     tree = parse_html(html)
     url = clean_url(url)
     result = Extraction(
@@ -441,9 +436,7 @@ SOFT_404_HINTS = (
 )
 
 
-def _may_be_soft_404(html: str | bytes) -> bool:
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", "replace")
+def _may_be_soft_404(html: str) -> bool:
     return any(hint in html for hint in SOFT_404_HINTS)
 
 

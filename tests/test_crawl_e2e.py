@@ -352,9 +352,9 @@ def test_documents_processed_after_the_crawl(crawled):
 
 
 def test_extract_document_cli(tmp_path):
-    from tests.conftest import FIXTURES
+    from scraper.sample_portals.content import real_file
 
-    pdf = FIXTURES / "attachments" / "anphu.angiang.gov.vn__tb-thu-hoi-dat-signed.pdf"
+    pdf = real_file("anphu.angiang.gov.vn__tb-thu-hoi-dat-signed.pdf")
     out = json.loads(run_cli("extract-document", str(pdf), "--json", check=True).stdout)
     assert (out["type"], out["pages"], out["method"]) == ("pdf", 3, "text-layer")
     assert out["metadata"]["number"] == "04/TB-UBND" and out["metadata"]["complete"]

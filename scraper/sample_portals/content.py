@@ -18,6 +18,23 @@ from pathlib import Path
 DATA_DIR = Path(__file__).parent / "data"
 FILES_DIR = DATA_DIR / "files"
 
+#: The real An Giang attachments (unedited copies of shared/samples/real, see its
+#: SOURCES.md), by their name there → the file the sample portals serve. The tests and
+#: benchmarks read them from here: one copy in the repository.
+REAL_FILES = {
+    "anphu.angiang.gov.vn__cv-lay-y-kien.pdf": "cv-lay-y-kien.pdf",
+    "anphu.angiang.gov.vn__qd-07-2022-qd-ubnd-chuc-nang-phong-kt-ht-signed.pdf": "qd-07-2022-qd-ubnd-signed.pdf",
+    "anphu.angiang.gov.vn__qd-07-2022-qd-ubnd-chuc-nang-phong-kt-ht.docx": "qd-07-2022-qd-ubnd.docx",
+    "anphu.angiang.gov.vn__tb-thu-hoi-dat-signed.pdf": "tb-thu-hoi-dat-signed.pdf",
+    "longxuyen.angiang.gov.vn__qd-04-2021-ubnd-cho-moi-chuc-nang-phong-tnmt-signed.pdf": "qd-04-2021-qd-ubnd-signed.pdf",
+}
+
+
+def real_file(name: str) -> Path:
+    """A real attachment by its name in shared/samples/real."""
+    return FILES_DIR / REAL_FILES[name]
+
+
 _LINK = re.compile(r"\[\[(?P<text>[^|\]]+)\|(?P<index>\d+)\]\]")
 
 

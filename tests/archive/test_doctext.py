@@ -19,6 +19,7 @@ from archive.doctext import (
     ocr_available,
     sniff,
 )
+from scraper.sample_portals.content import REAL_FILES, real_file
 
 ATTACHMENTS = Path(__file__).resolve().parent.parent / "fixtures" / "attachments"
 QD07_DOCX = "anphu.angiang.gov.vn__qd-07-2022-qd-ubnd-chuc-nang-phong-kt-ht.docx"
@@ -33,7 +34,8 @@ needs_ocr = pytest.mark.skipif(
 
 
 def _read(name: str) -> bytes:
-    return (ATTACHMENTS / name).read_bytes()
+    path = real_file(name) if name in REAL_FILES else ATTACHMENTS / name
+    return path.read_bytes()
 
 
 _CACHE: dict[tuple[str, bool], DocText] = {}
