@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/bench_index.py --corpus sample --out bench/results/search.md
 	$(PY) bench/bench_index.py --corpus generated --out bench/results/search_generated.md
 	$(PY) bench/doctext.py --out bench/results/doctext.md
+	$(PY) bench/docmeta.py --out bench/results/docmeta.md
 	$(PY) bench/report.py
 
 clean:

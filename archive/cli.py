@@ -115,8 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("index", parents=[common], help="bring the search index up to date")
     s.add_argument("--rebuild", action="store_true", help="re-index every article")
 
-    s = sub.add_parser("search", parents=[common, filters], help="search the archive")
+    s = sub.add_parser(
+        "search", parents=[common, filters], help="search the archive (articles and documents)"
+    )
     s.add_argument("query", nargs="?", default="")
+    s.add_argument(
+        "--type", choices=("article", "document"), help="only articles or only documents"
+    )
+    s.add_argument(
+        "--kind",
+        dest="doc_kind",
+        action="append",
+        metavar="KIND",
+        help="document kind, e.g. 'Kế hoạch' or 'ke hoach': documents of that kind and "
+        "articles citing one (repeatable)",
+    )
+    s.add_argument(
+        "--year",
+        type=int,
+        action="append",
+        help="issue year of a document, publication year of an article (repeatable)",
+    )
     s.add_argument("--sort", choices=("relevance", "newest", "oldest"), default="relevance")
     s.add_argument("--page", type=int, default=1)
     s.add_argument("--limit", type=int, default=10, help="hits per page")
@@ -124,7 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("export", parents=[common, filters], help="export articles")
     s.add_argument("--query", "-q", default="", help="only articles matching this search")
-    s.add_argument("--format", "-f", choices=("jsonl", "csv"), required=True)
+    s.add_argument(
+        "--format",
+        "-f",
+        choices=("jsonl", "csv", "zip"),
+        required=True,
+        help="zip: a bundle with a manifest, JSONL, CSV, each article's text and the "
+        "original attachment files (sha256-checked)",
+    )
     s.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
 
     s = sub.add_parser("documents", parents=[common], help="stored attachments as documents")
@@ -132,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--process",
         action="store_true",
-        help="extract text and metadata of documents not processed yet",
+        help="extract text and metadata of documents not processed yet, then index them",
+    )
+    s.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="extract text and metadata of every document again (after an upgrade)",
     )
 
     s = sub.add_parser(
@@ -342,7 +373,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 0 if runs and all(r["status"] == "finished" for r in runs) else 1
 
 
-def process_new_documents(config: Config, *, show_progress: bool = True) -> int:
+def process_new_documents(
+    config: Config, *, show_progress: bool = True, force: bool = False
+) -> int:
     """Text and metadata of the attachments downloaded since the last time (OCR included)."""
     from archive.documents import process_documents
 
@@ -360,15 +393,16 @@ def process_new_documents(config: Config, *, show_progress: bool = True) -> int:
         sys.stderr.flush()
 
     try:
-        return process_documents(archive, progress=progress if show_progress else None)
+        return process_documents(archive, force=force, progress=progress if show_progress else None)
     finally:
         archive.close()
 
 
 def cmd_documents(args: argparse.Namespace) -> int:
     config = config_from(args)
-    if args.process:
-        process_new_documents(config)
+    if args.process or args.reprocess:
+        process_new_documents(config, force=args.reprocess)
+        update_index(config)
     archive = Archive(config)
     try:
         docs = archive.documents()
@@ -384,11 +418,19 @@ def cmd_documents(args: argparse.Namespace) -> int:
     for d in docs:
         print(
             f"{d['sha256'][:12]}  {d['file_type']:<5} {d['size']:>9}  "
-            f"{(d['number'] or '-'):<18} {(d['doc_kind'] or '-'):<12} {d['articles']:>8}  "
+            f"{_number_cell(d):<18} {(d['doc_kind'] or '-'):<12} {d['articles']:>8}  "
             f"{d['filename'] or d['url']}"
         )
     print(f"{len(docs)} document(s)")
+    if any((d["number_source"] or "").startswith("article:") for d in docs):
+        print("* a draft's blank number, completed from the article that publishes it")
     return 0
+
+
+def _number_cell(doc: dict) -> str:
+    if not doc["number"]:
+        return "-"
+    return doc["number"] + ("*" if (doc["number_source"] or "").startswith("article:") else "")
 
 
 def cmd_extract_document(args: argparse.Namespace) -> int:
@@ -441,16 +483,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def update_index(config: Config, *, rebuild: bool = False, show_progress: bool = True):
-    from search.index import SearchIndex
-    from search.sync import print_progress, sync_index
+    from search.sync import open_index, print_progress, sync_index
 
     archive = Archive(config)
     try:
         started = time.perf_counter()
         progress = (lambda d, t: print_progress(d, t, started=started)) if show_progress else None
-        return sync_index(
-            archive, SearchIndex(config.index_dir), rebuild=rebuild, progress=progress
-        )
+        index, rebuild = open_index(config.index_dir, rebuild=rebuild)
+        if rebuild and show_progress:
+            print("rebuilding the search index", file=sys.stderr)
+        return sync_index(archive, index, rebuild=rebuild, progress=progress)
     finally:
         archive.close()
 
@@ -486,6 +528,9 @@ def _search(
             topic=args.topic,
             date_from=args.date_from,
             date_to=args.date_to,
+            type=getattr(args, "type", None),
+            doc_kind=getattr(args, "doc_kind", None),
+            year=getattr(args, "year", None),
             sort=getattr(args, "sort", "relevance"),
             page=page,
             per_page=per_page,
@@ -513,6 +558,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def search_json(result) -> dict:
+    from archive.docrefs import kind_label
+
     return {
         "query": result.query,
         "total": result.total,
@@ -527,6 +574,8 @@ def search_json(result) -> dict:
                 "url": h.url,
                 "published": h.published.isoformat() if h.published else None,
                 "topics": list(h.topics),
+                "type": h.type,
+                "doc_kinds": [kind_label(k) for k in h.doc_kinds],
                 "score": h.score,
                 "snippet": h.snippet,
             }
@@ -536,18 +585,21 @@ def search_json(result) -> dict:
 
 
 def print_search(result) -> None:
+    from archive.docrefs import kind_label
+
     print(f"{result.total} result(s) for {result.query!r}")
     first = (result.page - 1) * result.per_page
     for i, h in enumerate(result.hits, first + 1):
         when = h.published.isoformat()[:16].replace("T", " ") if h.published else "no date"
-        print(f"{i:>3}. {h.title}")
+        print(f"{i:>3}. {'[document] ' if h.type == 'document' else ''}{h.title}")
         print(f"     {when} · {h.portal} · {', '.join(h.topics) or '-'}")
         print(f"     {h.url}")
         if h.snippet:
             print(f"     {_terminal_snippet(' '.join(h.snippet.split()))}")
     for name, counts in result.facets.items():
         if counts:
-            pairs = ", ".join(f"{k} {v}" for k, v in counts.items())
+            label = kind_label if name == "doc_kind" else str
+            pairs = ", ".join(f"{label(k)} {v}" for k, v in counts.items())
             print(f"  by {name}: {pairs}")
 
 
@@ -572,20 +624,51 @@ def cmd_export(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\rexported {n} articles ")
             sys.stderr.flush()
 
+        def write(fh, progress=None) -> int:
+            if args.format != "zip":
+                return write_export(records, fh, args.format, progress=progress)
+            from archive.bundle import write_bundle
+
+            report = write_bundle(
+                archive, records, fh, description=export_description(args), progress=progress
+            )
+            extra.append(
+                f"{report.files} original file(s), {report.bytes:,} bytes"
+                + (f"; {report.missing_files} missing or corrupt" if report.missing_files else "")
+            )
+            return report.articles
+
+        extra: list[str] = []
         if args.output == "-":
-            n = write_export(records, sys.stdout.buffer, args.format)
+            n = write(sys.stdout.buffer)
         else:
             out = Path(args.output)
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = out.with_name(out.name + ".part")
-            with tmp.open("wb") as fh:
-                n = write_export(records, fh, args.format, progress=progress)
+            try:
+                with tmp.open("wb") as fh:
+                    n = write(fh, progress)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             tmp.replace(out)
             sys.stderr.write("\n")
     finally:
         archive.close()
-    print(f"{n} article(s) exported to {args.output}", file=sys.stderr)
+    more = f" with {extra[0]}" if extra else ""
+    print(f"{n} article(s) exported to {args.output}{more}", file=sys.stderr)
     return 0
+
+
+def export_description(args: argparse.Namespace) -> dict:
+    """What an export holds, for the bundle's manifest."""
+    return {
+        "query": args.query or None,
+        "portals": args.portal or [],
+        "topic": args.topic,
+        "from": args.date_from.isoformat() if args.date_from else None,
+        "to": args.date_to.isoformat() if args.date_to else None,
+    }
 
 
 def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
@@ -604,6 +687,7 @@ def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
             topic=args.topic,
             date_from=args.date_from,
             date_to=args.date_to,
+            type="article",
             page=page,
             per_page=1000,
             facets=False,

@@ -232,20 +232,25 @@ STAMP_RE = re.compile(
 
 _CODE = r"[A-Za-zĐđ][A-Za-zĐđ0-9&]*"
 _SEP = rf"[^\S\n]*(?:[{_DASH}.][^\S\n]*\n?|\n?[^\S\n]*/)[^\S\n]*"
-NUMBER_LINE_RE = re.compile(r"(?<!\w)(?:S[ốỐ]|SỐ)(?:\s*[:.]|(?=\s*\d))[^\S\n]*")
+NUMBER_LINE_RE = re.compile(r"(?<![^\W_])(?:S[ốỐ]|SỐ)(?:\s*[:.]|(?=\s*\d))[^\S\n]*")
 NUMBER_TEXT_RE = re.compile(
-    rf"(?P<raw>(?:\d{{1,6}}[A-Za-z]?|[.…_]+)?[^\S\n]*"
+    rf"(?P<raw>(?:\d{{1,6}}[A-Za-z]?|[.…_]+|[^\s\d/:]{{1,4}}(?=[^\S\n]*/))?[^\S\n]*"
     rf"(?:[{_DASH}][^\S\n]*{_CODE}[^\S\n]*)?/[^\S\n]*"
     rf"(?:(?:19|20)\d{{2}}[^\S\n]*/[^\S\n]*)?{_CODE}(?:{_SEP}{_CODE})*)"
 )
-# "An Phú, ngày 16 tháng 6 năm 2022"; the day and month may be blank in drafts.
+# "An Phú, ngày 16 tháng 6 năm 2022"; the day and month may be blank in drafts, or written
+# by hand and read by OCR as a short run of non-digits ("ngày )Ù tháng 5"): both leave a
+# partial date.
 _BLANK = r"[^\S\n]*[.…_]*[^\S\n]*"
+_ILLEGIBLE = r"[^\s\d]{1,3}"
 PLACE_DATE_RE = re.compile(
     rf"(?:(?P<place>[^\W\d_][^\n,;:]{{0,40}}?)[^\S\n]*,[^\S\n]*)?"
-    rf"ngày\s*(?:(?P<d>\d{{1,2}})|{_BLANK})\s*tháng\s*(?:(?P<m>\d{{1,2}})|{_BLANK})\s*"
+    rf"ngày\s*(?:(?P<d>\d{{1,2}})|{_ILLEGIBLE}|{_BLANK})\s*"
+    rf"tháng\s*(?:(?P<m>\d{{1,2}})|{_ILLEGIBLE}|{_BLANK})\s*"
     rf"năm\s*(?P<y>(?:19|20)\d{{2}})",
     re.IGNORECASE,
 )
+_BLANK_NUMBER_RE = re.compile(r"^[\s.…_]*/")  # a draft's "Số: /KH-UBND", "Số: …/KH-UBND"
 NOI_NHAN_RE = re.compile(r"^\s*N[ơo]i\s+nh[ậa]n\s*[:：.]?\s*", re.IGNORECASE)
 VV_RE = re.compile(r"^\s*(?:V/v|V/V|v/v|Về\s+việc)\s*[:.]?\s*", re.UNICODE)
 BULLET_RE = re.compile(rf"^\s*[{_DASH}+•·*]\s*")
@@ -277,10 +282,10 @@ def _prepare(text: str) -> tuple[list[str], dict[str, str]]:
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     # pdfium prints the soft hyphen of "169/TTr-PKTHT" as U+FFFE.
     text = text.replace("\ufffe", "-").replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u00a0", " ").replace("\t", " ")
+    text = text.replace("\u00a0", " ")
     lines: list[str] = []
     stamps: dict[str, str] = {}
-    for raw in text.split("\n"):
+    for raw in (part for row in text.split("\n") for part in _unflatten_row(row)):
         line = _SPACE_RE.sub(" ", raw).strip()
         if DIGITS_LINE_RE.match(line):
             continue
@@ -294,6 +299,57 @@ def _prepare(text: str) -> tuple[list[str], dict[str, str]]:
                 continue
         lines.append(line)
     return lines, stamps
+
+
+_INLINE_BULLET_RE = re.compile(rf"(?<=[;.,])\s+(?=[{_DASH}+•]\s)")
+
+
+def _unflatten_row(row: str) -> list[str]:
+    """A table row of a Word file comes as one line, its cells tab-separated and each cell's
+    paragraphs joined by spaces: "Nơi nhận: - Như Điều 3; - Lưu: VT.<TAB>TM. ỦY BAN NHÂN DÂN
+    CHỦ TỊCH Trần Hòa Hợp". Give back the lines a printed page shows: one per cell, one per
+    recipient, and the signature block as authority, title and name lines."""
+    if "\t" not in row:
+        return [row]
+    out: list[str] = []
+    for cell in row.split("\t"):
+        cell = _SPACE_RE.sub(" ", cell).strip()
+        if NOI_NHAN_RE.match(cell):
+            out.extend(_INLINE_BULLET_RE.split(cell))
+        elif AUTHORITY_RE.match(cell):
+            out.extend(_split_signature_block(cell))
+        else:
+            out.append(cell)
+    return out
+
+
+def _split_signature_block(cell: str) -> list[str]:
+    """ "TM. ỦY BAN NHÂN DÂN KT. CHỦ TỊCH PHÓ CHỦ TỊCH Đặng Khánh Hòa" -> ["TM. ỦY BAN NHÂN
+    DÂN", "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "Đặng Khánh Hòa"]: capitals are the block, the
+    words after them the name; each authority prefix starts a line, and a title phrase that
+    ends the capitals is a line of its own."""
+    words = cell.split()
+    n_caps = 0
+    while n_caps < len(words) and not any(c.islower() for c in words[n_caps]):
+        n_caps += 1
+    caps, name = words[:n_caps], words[n_caps:]
+    segments: list[list[str]] = []
+    for word in caps:
+        if not segments or AUTHORITY_RE.match(word + " X"):
+            segments.append([word])
+        else:
+            segments[-1].append(word)
+    lines = [" ".join(seg) for seg in segments]
+    last = segments[-1] if segments else []
+    for i in range(2, len(last)):  # after the prefix and at least one word
+        tail = " ".join(last[i:])
+        m = _TITLE_RE.match(tail)
+        if m and m.end() == len(tail):
+            lines[-1:] = [" ".join(last[:i]), tail]
+            break
+    if name:
+        lines.append(" ".join(name))
+    return lines
 
 
 # --- Small predicates -------------------------------------------------------------------
@@ -473,6 +529,10 @@ def _read_number(line: str, following: list[str], start: int, header: _Header) -
     return f"{before} {after}".strip()
 
 
+def _only_specks(text: str) -> bool:
+    return not text.strip(" _.,'`\"~-")
+
+
 def _read_header(lines: list[str], end: int) -> _Header:
     """Issuer lines, number and place/date from the lines before ``end``."""
     header = _Header()
@@ -484,7 +544,8 @@ def _read_header(lines: list[str], end: int) -> _Header:
         line = MOTTO_RE.sub(" ", line).strip()
         if header.number_raw is None:
             m = NUMBER_LINE_RE.search(line)
-            if m and (m.start() == 0 or line[m.start() - 1].isspace()):
+            # at the start of a line (after OCR specks such as "_") or after a space
+            if m and (line[m.start() - 1 : m.start()].isspace() or _only_specks(line[: m.start()])):
                 rest = _read_number(line, lines[i + 1 : i + 3], m.end(), header)
                 if header.number_raw is not None:
                     header.number_line = i
@@ -741,7 +802,7 @@ def parse_document(text: str) -> DocMeta:
 
     meta.complete = bool(
         meta.issuer
-        and meta.number_raw
+        and (meta.number or _BLANK_NUMBER_RE.match(meta.number_raw or ""))
         and meta.kind
         and (meta.date or meta.date_partial)
         and meta.subject

@@ -31,7 +31,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["DocRef", "extract_doc_refs", "kind_for_code", "normalise_number"]
+from archive.text import fold_lower
+
+__all__ = [
+    "DocRef",
+    "extract_doc_refs",
+    "kind_for_code",
+    "kind_label",
+    "kind_slug",
+    "normalise_number",
+]
 
 
 @dataclass(frozen=True)
@@ -377,6 +386,19 @@ def _placement_key(word: str) -> str:
 
 
 _CANONICAL_KINDS: dict[str, str] = {_placement_key(k): k for k in KIND_WORDS}
+
+
+def kind_slug(kind: str) -> str:
+    """The index and URL form of a document kind: "Kế hoạch" -> "ke-hoach"."""
+    return "-".join(fold_lower(kind).split())
+
+
+_KIND_LABELS: dict[str, str] = {kind_slug(k): k for k in KIND_WORDS}
+
+
+def kind_label(slug: str) -> str:
+    """The kind a slug stands for ("ke-hoach" -> "Kế hoạch"); unknown slugs unchanged."""
+    return _KIND_LABELS.get(slug, slug)
 
 
 def _canonical_kind(word: str) -> str:

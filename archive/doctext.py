@@ -65,6 +65,10 @@ Word and the others
 * RTF: a small parser (:func:`_rtf_to_text`): ``\\uN`` with ``\\ucN`` skipping, ``\\'hh`` decoded
   with the font's ``\\fcharset`` or the document's ``\\ansicpg`` (1258 included), ignorable
   destinations and font/colour/style tables skipped, ``\\cell``/``\\row`` as tab/newline.
+* HTML: a Word document saved as a web page and still named ``.doc`` (common on district
+  portals), or an ``.htm`` attachment: decoded as pages are (:func:`archive.legacy.
+  decode_html_bytes`), scripts, styles and Word's conditional comments dropped, block elements
+  as lines, table rows as tab-joined cells.
 * ZIP: members are sniffed and extracted in memory (nothing is written, so member names cannot
   traverse paths), nested archives to depth :data:`MAX_ZIP_DEPTH`, the total uncompressed size
   capped at ``max_bytes``. Each member's text follows a ``[member name]`` line.
@@ -108,6 +112,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from archive.legacy import fix_legacy
 from archive.text import nfc
@@ -121,7 +126,7 @@ __all__ = [
     "sniff",
 ]
 
-KINDS = ("pdf", "docx", "doc", "xlsx", "xls", "odt", "rtf", "zip", "unknown")
+KINDS = ("pdf", "docx", "doc", "xlsx", "xls", "odt", "rtf", "html", "zip", "unknown")
 MIN_PAGE_CHARS = 20
 """A PDF page with fewer non-space characters in its text layer is a candidate for OCR."""
 OCR_DPI = 300
@@ -186,9 +191,15 @@ def sniff(data: bytes, filename: str | None = None) -> str:
         if is_xls:
             return "xls"
         return "unknown"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"{\\rtf"):
         return "rtf"
+    if _HTML_START.match(start) or (start.startswith(b"<?xml") and b"<html" in head.lower()):
+        return "html"  # a Word "web page" saved as .doc, an .htm attachment
     return "unknown"
+
+
+_HTML_START = re.compile(rb"<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
 
 
 def _sniff_zip(data: bytes, ext: str) -> str:
@@ -1135,6 +1146,54 @@ def _extract_zip(data: bytes, filename: str | None, ctx: _Ctx) -> DocText:
     )
 
 
+_HTML_BLOCKS = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol table tr section article blockquote pre dd dt dl "
+    "center body address header footer".split()
+)
+_HTML_DROP = ("script", "style", "head", "noscript", "template", "object", "iframe")
+
+
+def _extract_html(data: bytes, filename: str | None, ctx: _Ctx) -> DocText:
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    from archive.legacy import decode_html_bytes
+
+    markup, encoding = decode_html_bytes(data)
+    try:
+        root = lxml_html.document_fromstring(markup)
+    except (etree.ParserError, ValueError):
+        return DocText("", "html", None, "html", warnings=["HTML without any content"])
+    parts: list[str] = []
+
+    def walk(el: Any) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _HTML_DROP:
+            return
+        if tag in _HTML_BLOCKS:
+            parts.append("\n")
+        if el.text and tag:
+            parts.append(el.text.replace("\t", " ").replace("\n", " "))
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail.replace("\t", " ").replace("\n", " "))
+        if tag == "br":
+            parts.append("\n")
+        elif tag in ("td", "th"):
+            parts.append("\t")
+        elif tag in _HTML_BLOCKS:
+            parts.append("\n")
+
+    walk(root)
+    # a row's cells end with a tab each: drop the tab before the row's line break
+    text = re.sub(r"[ \t]*\t\s*\n", "\n", "".join(parts))
+    doc = DocText(text, "html", None, "html")
+    if encoding.lower().replace("windows-", "cp") == "cp1258":
+        doc.legacy_encoding = "cp1258"  # Word's web pages on Vietnamese Windows
+    return doc
+
+
 _EXTRACTORS: dict[str, Callable[[bytes, str | None, _Ctx], DocText]] = {
     "pdf": _extract_pdf,
     "docx": _extract_docx,
@@ -1143,5 +1202,6 @@ _EXTRACTORS: dict[str, Callable[[bytes, str | None, _Ctx], DocText]] = {
     "xls": _extract_xls,
     "odt": _extract_odt,
     "rtf": _extract_rtf,
+    "html": _extract_html,
     "zip": _extract_zip,
 }

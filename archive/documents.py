@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -46,13 +46,18 @@ def issuer_key(issuer: str | None) -> str | None:
     return " ".join(re.sub(r"[^\w\s]", " ", key).split()) or None
 
 
+def _names_someone(cited: str | None) -> bool:
+    """A cited issuer precise enough to identify one body ("UBND quận Thanh Xuân", not a
+    bare "UBND quận")."""
+    key = issuer_key(cited)
+    return bool(key and _LEVEL_WORDS.search(key) and len(key.split()) >= 3)
+
+
 def _issuer_matches(document: str | None, cited: str | None) -> bool:
     """The cited issuer names the document's issuer ("UBND quận Thanh Xuân" ~ "ỦY BAN NHÂN
     DÂN QUẬN THANH XUÂN"); a bare "UBND quận" names no one in particular and does not."""
     a, b = issuer_key(document), issuer_key(cited)
-    if not a or not b:
-        return False
-    if not _LEVEL_WORDS.search(b) or len(b.split()) < 3:
+    if not a or not b or not _names_someone(cited):
         return False
     return a.endswith(b) or b.endswith(a) or a == b
 
@@ -125,6 +130,8 @@ def process_documents(
         else:
             meta = parse_document(result.text)
             values.update(
+                meta=_jsonable(asdict(meta)),
+                number_source="header" if meta.number else None,
                 text=result.text,
                 text_method=result.method,
                 ocr=result.ocr,
@@ -145,4 +152,65 @@ def process_documents(
                 setattr(doc, key, value)
         if progress:
             progress(n, len(todo))
+    complete_draft_numbers(archive)
     return len(todo)
+
+
+def _symbol(number: str) -> str:
+    """The symbol part of a number, comparable: "139/KH-UBND" and "/KH-UBND" -> "kh-ubnd"."""
+    return fold_lower(number.rsplit("/", 1)[-1]).strip()
+
+
+def complete_draft_numbers(archive: Archive) -> int:
+    """Give a draft whose number is blank ("Số: /KH-UBND") the number the article that
+    publishes it cites, when exactly one citation of that article fits: same kind, same
+    symbol, a date in the draft's month (or year). The source is recorded
+    (``number_source = "article:<id>"``) and the date completed from the citation; a draft
+    with no fitting citation, or several, keeps its blank number. Returns how many were
+    completed."""
+    completed = 0
+    with archive.session() as s:
+        drafts = s.scalars(
+            select(Document).where(Document.number.is_(None), Document.processed_at.isnot(None))
+        ).all()
+        for doc in drafts:
+            meta = doc.meta or {}
+            raw = meta.get("number_raw")
+            if not raw or not doc.doc_kind:
+                continue
+            partial = meta.get("date_partial") or (doc.doc_date.isoformat() if doc.doc_date else "")
+            rows = s.execute(
+                select(DocReference, ArticleVersion.article_id)
+                .join(ArticleVersion, ArticleVersion.id == DocReference.version_id)
+                .join(Attachment, Attachment.version_id == ArticleVersion.id)
+                .join(Download, Download.url == Attachment.url)
+                .where(Download.sha256 == doc.sha256, ArticleVersion.is_current.is_(True))
+            ).all()
+            fits: dict[str, tuple[DocReference, str]] = {}
+            for ref, article_id in rows:
+                if _symbol(ref.number) != _symbol(raw) or ref.kind != doc.doc_kind:
+                    continue
+                if ref.date is None or not ref.date.isoformat().startswith(partial):
+                    continue
+                if _names_someone(ref.issuer) and not _issuer_matches(doc.issuer, ref.issuer):
+                    continue  # the article attaches it, but cites another body's plan
+                fits.setdefault(ref.number, (ref, article_id))
+            if len(fits) != 1:
+                continue
+            ref, article_id = next(iter(fits.values()))
+            doc.number = ref.number
+            doc.number_source = f"article:{article_id}"
+            if doc.doc_date is None:
+                doc.doc_date = ref.date
+            completed += 1
+    return completed
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

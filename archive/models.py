@@ -210,3 +210,10 @@ class Document(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     signer: Mapped[str | None] = mapped_column(Text)
     meta_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Everything archive.docmeta read (recipients, signer title, a draft's printed number and
+    # partial date, …), as a JSON object; the columns above are what queries need.
+    meta: Mapped[dict | None] = mapped_column(JSON)
+    # Where ``number`` came from: "header" (printed in the file) or "article:<id>" when a
+    # draft's blank number was completed from the article that published the file and cites
+    # it (same kind, same symbol, same month); None when there is no number.
+    number_source: Mapped[str | None] = mapped_column(String(120))

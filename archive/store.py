@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -104,6 +105,81 @@ class ArticleRecord:
         return d
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer version of the models has and the database lacks.
+
+    ``create_all`` creates missing tables but never alters existing ones; an archive created
+    by an earlier version keeps its data and gains the new columns (empty). Only additive,
+    nullable changes are handled here; anything else needs a real migration.
+    """
+    inspector = inspect(engine)
+    existing_tables = set(inspector.get_table_names())
+    statements = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable or column.primary_key:
+                raise ArchiveError(
+                    f"the database lacks column {table.name}.{column.name}, which cannot be "
+                    "added to existing rows: export the archive and import it in a new one"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            statements.append(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+    if statements:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+
+
+#: Search ids of documents are their sha256 behind this prefix (article ids have no ":").
+DOCUMENT_ID_PREFIX = "doc:"
+
+
+@dataclass
+class DocumentRecord:
+    """A processed attachment, flattened for indexing: text, header metadata, publisher."""
+
+    sha256: str
+    file_type: str
+    filename: str | None
+    url: str
+    size: int
+    text: str
+    ocr: bool
+    error: str | None
+    doc_kind: str | None
+    number: str | None
+    number_source: str | None
+    issuer: str | None
+    place: str | None
+    doc_date: date | None
+    subject: str | None
+    signer: str | None
+    meta: dict
+    meta_complete: bool
+    portal: str
+    unit: str
+
+    @property
+    def search_id(self) -> str:
+        return DOCUMENT_ID_PREFIX + self.sha256
+
+    @property
+    def year(self) -> int | None:
+        """The issue year: from the date, a draft's partial date, or a number "…/2022/…"."""
+        if self.doc_date:
+            return self.doc_date.year
+        partial = self.meta.get("date_partial")
+        if partial:
+            return int(partial[:4])
+        m = re.search(r"/((?:19|20)\d\d)/", self.number or "")
+        return int(m.group(1)) if m else None
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -125,6 +201,7 @@ class Archive:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except OperationalError as exc:
             raise ArchiveError(f"cannot open database {config.db_url!r}: {exc.orig}") from exc
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
@@ -273,7 +350,15 @@ class Archive:
                     "filename": d.filename,
                     "url": d.first_url,
                     "number": d.number,
+                    "number_source": d.number_source,
                     "doc_kind": d.doc_kind,
+                    "doc_date": d.doc_date.isoformat() if d.doc_date else None,
+                    "issuer": d.issuer,
+                    "subject": d.subject,
+                    "signer": d.signer,
+                    "meta_complete": d.meta_complete,
+                    "ocr": d.ocr,
+                    "error": d.error,
                     "processed": d.processed_at is not None,
                     "articles": links.get(d.sha256, 0),
                 }
@@ -403,9 +488,83 @@ class Archive:
                     yield _record(version, article, portal)
                 s.expunge_all()
 
-    def bodies(self, ids: Sequence[str]) -> dict[str, str]:
+    # --- documents as search entries ---------------------------------------------------
+
+    def _document_portals(self, s: Session, shas: Sequence[str] | None) -> dict[str, Portal]:
+        """sha256 -> the portal of the first article (by first sight) that attaches it."""
+        stmt = (
+            select(Download.sha256, Article.first_seen, Portal)
+            .join(Attachment, Attachment.url == Download.url)
+            .join(ArticleVersion, ArticleVersion.id == Attachment.version_id)
+            .join(Article, Article.id == ArticleVersion.article_id)
+            .join(Portal, Portal.id == Article.portal_id)
+            .where(ArticleVersion.is_current.is_(True), Download.sha256.isnot(None))
+        )
+        if shas is not None:
+            stmt = stmt.where(Download.sha256.in_(list(shas)))
+        first: dict[str, tuple[datetime, Portal]] = {}
+        for sha, seen, portal in s.execute(stmt):
+            if sha not in first or seen < first[sha][0]:
+                first[sha] = (seen, portal)
+        return {sha: portal for sha, (_seen, portal) in first.items()}
+
+    def document_states(self) -> dict[str, str]:
+        """sha256 -> a string that changes whenever what the index holds of a processed
+        document would change (its processing, its number, the portal that published it)."""
         with self.session() as s:
-            return dict(
+            portals = self._document_portals(s, None)
+            rows = s.execute(
+                select(
+                    Document.sha256,
+                    Document.processed_at,
+                    Document.number,
+                    Document.number_source,
+                    Document.doc_date,
+                ).where(Document.processed_at.isnot(None))
+            )
+            out = {}
+            for sha, processed, number, source, when in rows:
+                portal = portals.get(sha)
+                out[sha] = "|".join(
+                    str(v) for v in (processed, number, source, when, portal.slug if portal else "")
+                )
+            return out
+
+    def iter_documents(
+        self, shas: Iterable[str] | None = None, *, batch: int = 100
+    ) -> Iterator[DocumentRecord]:
+        """Stream processed documents (text included) with the portal that published them."""
+        sha_list = list(shas) if shas is not None else None
+        chunks = (
+            [sha_list[i : i + batch] for i in range(0, len(sha_list), batch)]
+            if sha_list is not None
+            else [None]
+        )
+        stmt = select(Document).where(Document.processed_at.isnot(None)).order_by(Document.sha256)
+        with self.Session() as s:
+            for chunk in chunks:
+                q = stmt if chunk is None else stmt.where(Document.sha256.in_(chunk))
+                docs = list(s.scalars(q.execution_options(yield_per=batch)))
+                portals = self._document_portals(s, [d.sha256 for d in docs])
+                for d in docs:
+                    yield _document_record(d, portals.get(d.sha256))
+                s.expunge_all()
+
+    def bodies(self, ids: Sequence[str]) -> dict[str, str]:
+        """Full text by search id: an article's current body, a document's ("doc:<sha>") text."""
+        shas = [i[len(DOCUMENT_ID_PREFIX) :] for i in ids if i.startswith(DOCUMENT_ID_PREFIX)]
+        out: dict[str, str] = {}
+        if shas:
+            with self.session() as s:
+                for sha, text_ in s.execute(
+                    select(Document.sha256, Document.text).where(Document.sha256.in_(shas))
+                ):
+                    out[DOCUMENT_ID_PREFIX + sha] = text_ or ""
+            ids = [i for i in ids if not i.startswith(DOCUMENT_ID_PREFIX)]
+            if not ids:
+                return out
+        with self.session() as s:
+            return out | dict(
                 s.execute(
                     select(ArticleVersion.article_id, ArticleVersion.body).where(
                         ArticleVersion.article_id.in_(list(ids)),
@@ -491,6 +650,31 @@ def _version(
             DocReference(position=i, number=r.number, kind=r.kind, date=r.date, issuer=r.issuer)
             for i, r in enumerate(item.doc_refs)
         ],
+    )
+
+
+def _document_record(d: Document, portal: Portal | None) -> DocumentRecord:
+    return DocumentRecord(
+        sha256=d.sha256,
+        file_type=d.file_type,
+        filename=d.filename,
+        url=d.first_url,
+        size=d.size,
+        text=d.text or "",
+        ocr=bool(d.ocr),
+        error=d.error,
+        doc_kind=d.doc_kind,
+        number=d.number,
+        number_source=d.number_source,
+        issuer=d.issuer,
+        place=d.place,
+        doc_date=d.doc_date,
+        subject=d.subject,
+        signer=d.signer,
+        meta=d.meta or {},
+        meta_complete=bool(d.meta_complete),
+        portal=portal.slug if portal else "",
+        unit=portal.unit if portal else "",
     )
 
 

@@ -48,6 +48,15 @@ def original_filename(response: Response) -> str:
     return unquote(PurePosixPath(urlsplit(response.url).path).name) or "file"
 
 
+#: Extensions under which an HTML file is a real attachment (Word saves "web pages" as .doc).
+HTML_EXTENSIONS = frozenset({"doc", "htm", "html", "xhtml", "mht", "mhtml"})
+
+
+def _may_be_html(filename: str | None, url: str) -> bool:
+    names = (filename or "", unquote(urlsplit(url).path))
+    return any(PurePosixPath(n).suffix.lower().lstrip(".") in HTML_EXTENSIONS for n in names)
+
+
 def sniff_type(data: bytes, filename: str | None = None) -> str:
     from archive.doctext import sniff
 
@@ -140,10 +149,24 @@ class AttachmentsPipeline(FilesPipeline):
     ) -> str:
         body = response.body
         sha = hashlib.sha256(body).hexdigest()
+        filename = original_filename(response)
+        file_type = sniff_type(body, filename)
+        if file_type == "html" and not _may_be_html(filename, request.url):
+            # An error or login page served with status 200 where a PDF (…) was linked: not
+            # the file. Word's "web page" .doc files and .htm attachments are kept.
+            self.crawler.stats.inc_value("attachments/failed")
+            self.archive.record_download(
+                request.url,
+                sha256=None,
+                status="failed",
+                http_status=response.status,
+                error=f"an HTML page instead of the linked file ({filename})",
+                run_id=self._run_id(),
+            )
+            return self._path(sha)
         path = Path(self.store.basedir) / self._path(sha)  # type: ignore[attr-defined]
         if not path.exists():  # the same content from another URL is stored once
             await super().file_downloaded(response, request, info, item=item)
-        filename = original_filename(response)
         headers = {
             k.decode("latin-1"): [v.decode("latin-1") for v in vs]
             for k, vs in response.headers.items()
@@ -156,7 +179,7 @@ class AttachmentsPipeline(FilesPipeline):
             headers=headers,
             filename=filename,
             size=len(body),
-            file_type=sniff_type(body, filename),
+            file_type=file_type,
             run_id=self._run_id(),
         )
         self.crawler.stats.inc_value("attachments/downloaded")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -29,9 +30,19 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.searching import Searcher
 from whoosh.writing import PostingPool
 
+from archive.docrefs import kind_slug
 from search.analysis import VietnameseAnalyzer, VietnamesePositions
 
-__all__ = ["IndexDoc", "IndexVersionError", "SearchIndex", "TITLE_BOOST", "VN_TZ", "make_schema"]
+__all__ = [
+    "IndexDoc",
+    "IndexVersionError",
+    "SCHEMA_VERSION",
+    "SearchIndex",
+    "TITLE_BOOST",
+    "VN_TZ",
+    "kind_slug",
+    "make_schema",
+]
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no DST since 1975
 TITLE_BOOST = 2.5
@@ -39,6 +50,9 @@ MP_MIN_DOCS = 60  # measured crossover: 30 docs 154 vs 143/s, 60 docs 178 vs 190
 DEFAULT_PROCS = max(1, min(2, os.cpu_count() or 1))  # 3 was no better than 2 on 2 cores
 DEFAULT_LIMITMB = 768  # per process; 10k articles: 256 -> 185/s, 768 -> 375/s (worker RSS ~610 MB)
 DEFAULT_BATCH_SIZE = 20_000
+#: Bumped when fields change; an index of another version is rebuilt (it is derived data).
+SCHEMA_VERSION = 2  # 2: documents (attachments) beside articles, document kinds
+VERSION_FILE = "PORTAL_ARCHIVE_SCHEMA"
 
 
 # --- whoosh-reloaded 2.7.5 hot-path patches -----------------------------------------------------
@@ -93,7 +107,13 @@ class IndexVersionError(RuntimeError):
 
 @dataclass
 class IndexDoc:
-    """One article as the index sees it."""
+    """One article, or one document (an attachment), as the index sees it.
+
+    ``type`` is "article" or "document". ``doc_kinds`` are the kinds of a document ("Kế
+    hoạch") or of the documents an article cites. ``year`` overrides the year of
+    ``published`` (a draft dated only "tháng 3 năm 2024" has a year and no date). ``extra``
+    is more searchable text (a document's issuer, signer and file name).
+    """
 
     id: str
     portal: str
@@ -106,6 +126,10 @@ class IndexDoc:
     doc_numbers: list[str] = field(default_factory=list)
     url: str = ""
     content_hash: str = ""
+    type: str = "article"
+    doc_kinds: list[str] = field(default_factory=list)
+    year: int | None = None
+    extra: str = ""
 
 
 def _text_field(ana: VietnameseAnalyzer, **kwargs: Any) -> TEXT:
@@ -133,6 +157,9 @@ def make_schema() -> Schema:
         published=DATETIME(sortable=True),
         dated=ID(sortable=True),  # "1"/"0": undated articles sort last both ways
         content_hash=ID(sortable=True),
+        type=ID(stored=True, sortable=True),  # "article" | "document"
+        doc_kinds=KEYWORD(stored=True, lowercase=True),  # kind slugs: "ke-hoach quyet-dinh"
+        doc_kindset=ID(sortable=True),  # the same as one column value, for facets
     )
 
 
@@ -153,7 +180,8 @@ def parse_pub(value: str | None) -> datetime | date | None:
 
 def _fields(doc: IndexDoc) -> dict[str, Any]:
     topics = sorted({t.strip().lower() for t in doc.topics if t.strip()})
-    parts = [doc.title, doc.lead or "", doc.body, doc.unit, " ".join(doc.doc_numbers)]
+    kinds = sorted({kind_slug(k) for k in doc.doc_kinds if k.strip()})
+    parts = [doc.title, doc.lead or "", doc.body, doc.unit, " ".join(doc.doc_numbers), doc.extra]
     body = "\n".join(p for p in parts if p)
     fields: dict[str, Any] = {
         "id": doc.id,
@@ -164,9 +192,13 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         "portal": doc.portal,
         "topicset": " ".join(topics),
         "content_hash": doc.content_hash,
+        "type": doc.type,
+        "doc_kindset": " ".join(kinds),
     }
     if topics:
         fields["topics"] = " ".join(topics)
+    if kinds:
+        fields["doc_kinds"] = " ".join(kinds)
     if doc.published is not None:
         fields["published"] = local_naive(doc.published)
         fields["pub"] = doc.published.isoformat()
@@ -176,6 +208,8 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         fields["pub"] = ""
         fields["year"] = ""
         fields["dated"] = "0"
+    if doc.year is not None:
+        fields["year"] = str(doc.year)
     return fields
 
 
@@ -200,20 +234,28 @@ class SearchIndex:
         limitmb: int = DEFAULT_LIMITMB,
         batch_size: int = DEFAULT_BATCH_SIZE,
         multisegment: bool = True,
+        recreate: bool = False,
     ) -> None:
         self.path = Path(path)
+        if recreate and self.path.exists():
+            shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        version_file = self.path / VERSION_FILE
         if whoosh_index.exists_in(str(self.path)):
             self.ix = whoosh_index.open_dir(str(self.path))
             built = getattr(self.ix.schema["body"].analyzer, "built_version", None)
-            if built != VietnameseAnalyzer.version:
+            schema = version_file.read_text().strip() if version_file.is_file() else "1"
+            if built != VietnameseAnalyzer.version or schema != str(SCHEMA_VERSION):
                 self.ix.close()
                 raise IndexVersionError(
-                    f"{self.path} was built by analyzer version {built}, this code tokenizes "
-                    f"as version {VietnameseAnalyzer.version}: rebuild the index"
+                    f"the search index in {self.path} was built by an earlier version "
+                    f"(schema {schema}, analyzer {built}; this version: schema "
+                    f"{SCHEMA_VERSION}, analyzer {VietnameseAnalyzer.version}): rebuild it "
+                    "with `portal-archive index --rebuild`"
                 )
         else:
             self.ix = whoosh_index.create_in(str(self.path), make_schema())
+            version_file.write_text(f"{SCHEMA_VERSION}\n")
         self.procs = procs
         self.limitmb = limitmb
         self.batch_size = batch_size

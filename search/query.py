@@ -31,12 +31,13 @@ from whoosh.util import make_binary_tree
 
 from archive.text import nfc
 from search.analysis import QueryToken, analyze_query
-from search.index import SearchIndex, local_naive, parse_pub
+from search.index import SearchIndex, kind_slug, local_naive, parse_pub
 
 __all__ = ["Hit", "SearchResult", "build_query", "search"]
 
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
 SORTS = ("relevance", "newest", "oldest")
+TYPES = ("article", "document")
 SNIPPET_CHARS = 240
 _QUERY_PART = re.compile(r'(?:(?<=\s)|^)(-?)"([^"]*)"?|(?:(?<=\s)|^)-(\S+)')
 
@@ -51,6 +52,8 @@ class Hit:
     topics: list[str]
     score: float | None
     snippet: str
+    type: str = "article"  # or "document": an attachment, id "doc:<sha256>"
+    doc_kinds: list[str] = field(default_factory=list)  # kind slugs ("ke-hoach")
 
 
 @dataclass
@@ -207,6 +210,9 @@ def _filter(
     topic: str | None,
     date_from: date | None,
     date_to: date | None,
+    type_: str | None = None,
+    doc_kind: str | list[str] | None = None,
+    year: int | list[int] | None = None,
 ) -> Q.Query | None:
     parts: list[Q.Query] = []
     if portal:
@@ -214,6 +220,14 @@ def _filter(
         parts.append(Q.Or([Q.Term("portal", p) for p in portals]))
     if topic:
         parts.append(Q.Term("topics", topic.lower()))
+    if type_:
+        parts.append(Q.Term("type", type_))
+    if doc_kind:
+        kinds = [doc_kind] if isinstance(doc_kind, str) else list(doc_kind)
+        parts.append(Q.Or([Q.Term("doc_kinds", kind_slug(k)) for k in kinds]))
+    if year:
+        years = [year] if isinstance(year, int) else list(year)
+        parts.append(Q.Or([Q.Term("year", str(y)) for y in years]))
     if date_from or date_to:
         start = _day_start(date_from) if date_from else None
         end = _day_end(date_to) if date_to else None
@@ -276,7 +290,14 @@ def _snippet(hit: object, lead: str, text_for: Callable[[str], str | None] | Non
 # Counting runs on the match-only query's document set (no scoring, no stored fields) and on
 # column values loaded once per searcher: one list lookup per matched document and facet.
 
-_FACET_COLUMNS = {"portal": "portal", "topic": "topicset", "year": "year"}
+_FACET_COLUMNS = {
+    "type": "type",
+    "portal": "portal",
+    "topic": "topicset",
+    "doc_kind": "doc_kindset",
+    "year": "year",
+}
+_MULTI_VALUED = {"topic", "doc_kind"}  # space-separated sets: each member counts
 
 
 def _column_values(searcher: Searcher) -> dict[str, list[str]]:
@@ -298,7 +319,7 @@ def _facet_counts(searcher: Searcher, docnums: list[int]) -> dict[str, dict[str,
         raw = Counter(map(values.__getitem__, docnums))
         counts: Counter[str] = Counter()
         for key, n in raw.items():
-            if name == "topic":
+            if name in _MULTI_VALUED:
                 for t in key.split():
                     counts[t] += n
             elif key:
@@ -321,6 +342,9 @@ def search(
     topic: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    type: str | None = None,  # noqa: A002 - the facet's name
+    doc_kind: str | list[str] | None = None,
+    year: int | list[int] | None = None,
     sort: str = "relevance",
     page: int = 1,
     per_page: int = 10,
@@ -330,16 +354,21 @@ def search(
     """Search the index; see the module docstring for the query language.
 
     ``date_from``/``date_to`` filter on the publication date (Vietnamese local date),
-    inclusive. ``text_for(id)`` supplies the body text for the snippet; without it, or when
-    the body has no match, the lead is used. Facets count every match (not only the page):
-    portal, topic and publication year.
+    inclusive. ``type`` keeps articles or documents (attachments) only; ``doc_kind`` keeps
+    documents of that kind ("Kế hoạch", "ke hoach" or "ke-hoach") and articles citing one;
+    ``year`` the issue year of a document or the publication year of an article.
+    ``text_for(id)`` supplies the body text for the snippet; without it, or when the body has
+    no match, the lead is used. Facets count every match (not only the page): type, portal,
+    topic, document kind and year.
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    if type is not None and type not in TYPES:
+        raise ValueError(f"type must be one of {TYPES}, not {type!r}")
     page = max(1, page)
     per_page = max(1, per_page)
     built = _build(query)
-    filt = _filter(portal, topic, date_from, date_to)
+    filt = _filter(portal, topic, date_from, date_to, type, doc_kind, year)
     if built is None:
         q = match = Q.Every()
         if sort == "relevance":
@@ -355,8 +384,14 @@ def search(
             ]
         )
     searcher = index.searcher()
-    if searcher.doc_count_all() == 0:
+    allowed: set[int] | None = None
+    if filt is not None and searcher.doc_count_all():
+        # evaluated once, used by the top-N search and by the count
+        allowed = set(searcher.docs_for_query(filt))
+    if searcher.doc_count_all() == 0 or allowed == set():
         # An empty index's reader has no columns (facets would fail): nothing can match.
+        # Nor can anything when the filters exclude every document (and Whoosh would take
+        # an empty filter set for no filter at all).
         return SearchResult(
             total=0,
             hits=[],
@@ -365,9 +400,7 @@ def search(
             per_page=per_page,
             query=query,
         )
-    allowed: set[int] | None = None
-    if filt is not None:  # evaluated once, used by the top-N search and by the count
-        allowed = set(searcher.docs_for_query(filt))
+    if allowed is not None:
         kwargs["filter"] = allowed
     results = searcher.search(q, limit=page * per_page, **kwargs)
     # Count the match-only query (no scoring) rather than len(results): Whoosh re-runs the
@@ -383,6 +416,7 @@ def search(
     for hit in results[(page - 1) * per_page : page * per_page]:
         stored = hit.fields()
         topics = stored.get("topics", "")
+        kinds = stored.get("doc_kinds", "")
         hits.append(
             Hit(
                 id=stored["id"],
@@ -393,6 +427,8 @@ def search(
                 topics=topics.split() if topics else [],
                 score=hit.score if sort == "relevance" else None,
                 snippet=_snippet(hit, stored.get("lead", ""), text_for),
+                type=stored.get("type", "article"),
+                doc_kinds=kinds.split() if kinds else [],
             )
         )
     return SearchResult(

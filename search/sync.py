@@ -1,24 +1,32 @@
 """Keep the Whoosh index in step with the database.
 
-``sync_index`` is incremental: it compares each article's current content hash in the
-database with the hash the index holds, re-indexes what changed and removes what is gone.
+``sync_index`` is incremental: it compares each entry's hash in the database (an article's
+current content hash; a processed document's state: processing time, number, publisher)
+with the hash the index holds, re-indexes what changed and removes what is gone. Documents
+(attachments) are entries of their own, with ids ``doc:<sha256>``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from archive.config import Config
 from archive.dates import parse_iso
-from archive.store import Archive, ArticleRecord
-from search.index import IndexDoc, SearchIndex
+from archive.store import DOCUMENT_ID_PREFIX, Archive, ArticleRecord, DocumentRecord
+from archive.topics import classify
+from search.index import IndexDoc, IndexVersionError, SearchIndex
 
 logger = logging.getLogger(__name__)
+
+#: A document's text indexed, at most (a 500-page annex is still found by its first pages).
+MAX_DOCUMENT_CHARS = 2_000_000
 
 
 @dataclass
@@ -43,7 +51,39 @@ def record_to_doc(r: ArticleRecord) -> IndexDoc:
         doc_numbers=[d["number"] for d in r.doc_refs],
         url=r.canonical_url,
         content_hash=r.content_hash,
+        doc_kinds=[d["kind"] for d in r.doc_refs if d.get("kind")],
     )
+
+
+def document_to_doc(d: DocumentRecord) -> IndexDoc:
+    """A processed attachment as a search entry: titled by kind, number and subject."""
+    head = " ".join(p for p in (d.doc_kind, d.number) if p)
+    if head and d.subject:
+        title = f"{head}: {d.subject}"
+    else:
+        title = head or d.subject or d.filename or d.url
+    body = d.text[:MAX_DOCUMENT_CHARS]
+    return IndexDoc(
+        id=d.search_id,
+        portal=d.portal,
+        unit=d.unit,
+        title=title,
+        lead=d.subject,
+        body=body,
+        published=d.doc_date,
+        topics=classify(title, d.subject, body),
+        doc_numbers=[d.number] if d.number else [],
+        url=d.url,
+        content_hash=d.sha256,
+        type="document",
+        doc_kinds=[d.doc_kind] if d.doc_kind else [],
+        year=d.year,
+        extra=" ".join(p for p in (d.issuer, d.signer, d.filename) if p),
+    )
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha1(state.encode("utf-8")).hexdigest()
 
 
 def sync_index(
@@ -56,6 +96,11 @@ def sync_index(
     """Index what changed since the last sync; ``rebuild`` re-indexes everything."""
     started = time.perf_counter()
     in_db = archive.article_hashes()
+    doc_states = {
+        DOCUMENT_ID_PREFIX + sha: _state_hash(state)
+        for sha, state in archive.document_states().items()
+    }
+    in_db.update(doc_states)
     in_index = {} if rebuild else index.indexed_hashes()
     changed = [aid for aid, h in in_db.items() if in_index.get(aid) != h]
     gone = [aid for aid in in_index if aid not in in_db]
@@ -63,7 +108,19 @@ def sync_index(
     total = len(changed)
     done = 0
     if changed:
-        docs = (record_to_doc(r) for r in archive.iter_articles(ids=changed))
+        articles = [i for i in changed if i not in doc_states]
+        shas = [i[len(DOCUMENT_ID_PREFIX) :] for i in changed if i in doc_states]
+
+        def documents() -> Iterator[IndexDoc]:
+            for record in archive.iter_documents(shas):
+                doc = document_to_doc(record)
+                doc.content_hash = doc_states[doc.id]
+                yield doc
+
+        docs = itertools.chain(
+            (record_to_doc(r) for r in archive.iter_articles(ids=articles)) if articles else (),
+            documents() if shas else (),
+        )
 
         def tick(n: int) -> None:
             nonlocal done
@@ -78,6 +135,18 @@ def sync_index(
         unchanged=len(in_db) - total,
         seconds=time.perf_counter() - started,
     )
+
+
+def open_index(path, *, rebuild: bool = False) -> tuple[SearchIndex, bool]:
+    """The index at ``path``; one built by an earlier version is rebuilt from scratch (it is
+    derived data). Returns (index, whether it must be filled from the database again)."""
+    if rebuild:
+        return SearchIndex(path, recreate=True), True
+    try:
+        return SearchIndex(path), False
+    except IndexVersionError as exc:
+        logger.info("%s; rebuilding it", exc)
+        return SearchIndex(path, recreate=True), True
 
 
 def print_progress(done: int, total: int, *, started: float, stream=sys.stderr) -> None:
@@ -120,7 +189,13 @@ class IndexOnClose:
         )
         archive = Archive(config)
         try:
-            report = sync_index(archive, SearchIndex(config.index_dir))
+            if settings.getbool("PORTAL_ARCHIVE_PROCESS_DOCUMENTS", True):
+                from archive.documents import process_documents
+
+                n = process_documents(archive)
+                spider.logger.info("documents processed: %d", n)
+            index, rebuild = open_index(config.index_dir)
+            report = sync_index(archive, index, rebuild=rebuild)
             spider.logger.info(
                 "search index updated: %d indexed, %d removed, %d unchanged",
                 report.indexed,

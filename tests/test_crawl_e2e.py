@@ -326,7 +326,14 @@ def test_attachments_downloaded_once_into_the_content_store(crawled, sample_worl
         documents = {d.sha256: d for d in s.scalars(select(Document))}
     archive.close()
     assert set(downloads) == expected
-    assert all(d.status == "downloaded" for d in downloads.values())
+    # One link is broken: the portal answers with its soft 404 page (200, HTML) where a PDF
+    # was linked. That is recorded as a failure, and the page is not kept as a document.
+    failed = {u: d for u, d in downloads.items() if d.status != "downloaded"}
+    assert [u.rsplit("/", 1)[1] for u in failed] == ["ke-hoach-131-kh-ubnd.pdf"]
+    (broken,) = failed.values()
+    assert broken.status == "failed" and broken.sha256 is None
+    assert "an HTML page instead of the linked file" in broken.error
+    downloads = {u: d for u, d in downloads.items() if u not in failed}
     assert len(documents) == len({d.sha256 for d in downloads.values()})
     store = crawled["data"] / "attachments"
     for d in downloads.values():
@@ -334,7 +341,8 @@ def test_attachments_downloaded_once_into_the_content_store(crawled, sample_worl
         assert hashlib.sha256(data).hexdigest() == d.sha256
         assert d.filename and not d.filename.startswith("%")
         assert any(k.lower() == "content-type" for k in d.headers)
-    assert {doc.file_type for doc in documents.values()} == {"pdf", "docx"}
+    # the .doc is a Word "web page" (windows-1258 HTML): sniffed by its bytes, not its name
+    assert {doc.file_type for doc in documents.values()} == {"pdf", "docx", "html"}
     # Each attachment URL was requested once, although one file is linked twice.
     wanted = {"/" + u.split("/", 3)[3] for u in expected}
     paths = Counter(r[2] for r in crawled["requests"] if r[2] in wanted)
@@ -348,7 +356,16 @@ def test_documents_processed_after_the_crawl(crawled):
     # The real Quyết định (signed PDF and DOCX) and Thông báo come out with their numbers.
     numbers = {d["number"] for d in docs.values()}
     assert {"07/2022/QĐ-UBND", "04/TB-UBND", "04/2021/QĐ-UBND"} <= numbers
-    assert sum(d["articles"] for d in docs.values()) == 7  # links, the shared file counted twice
+    assert sum(d["articles"] for d in docs.values()) == 8  # links, the shared file counted twice
+    # The Word web page saved as .doc: decoded from windows-1258, its header read.
+    word = docs["ke-hoach-215-kh-ubnd-2023.doc"]
+    assert (word["file_type"], word["number"], word["doc_kind"]) == (
+        "html",
+        "215/KH-UBND",
+        "Kế hoạch",
+    )
+    assert (word["doc_date"], word["signer"]) == ("2023-08-04", "Hoàng Văn Lộc")
+    assert word["issuer"] == "ỦY BAN NHÂN DÂN HUYỆN PHÚ LỘC" and word["meta_complete"]
 
 
 def test_extract_document_cli(tmp_path):
@@ -377,5 +394,85 @@ def test_documents_linked_to_the_articles_that_attach_and_cite_them(crawled):
     # The Hàm Tân article attaches Quyết định 07/2022/QĐ-UBND and cites it with its issuer.
     assert decision.attached_by == decision.cited_by and len(decision.attached_by) == 1
     assert decision.attached_by[0].startswith("huyen-ham-tan-")
-    # The draft plan has a blank number: attached, but nothing can cite it by number.
-    assert len(draft.attached_by) == 1 and draft.cited_by == []
+    # The draft plan has a blank number ("Số: /KH-UBND", "ngày tháng 3 năm 2024"); the
+    # article that publishes it cites "Kế hoạch số 139/KH-UBND ngày 29/3/2024": same kind,
+    # symbol and month, so the number is completed from it, with its source recorded.
+    assert len(draft.attached_by) == 1 and draft.cited_by == draft.attached_by
+    plan = docs["ke-hoach-139-kh-ubnd-2024.docx"]
+    assert plan["number"] == "139/KH-UBND" and plan["doc_date"] == "2024-03-29"
+    assert plan["number_source"] == f"article:{draft.attached_by[0]}"
+    # Numbers printed in the file say so; the scan's handwritten number is not guessed.
+    assert docs["qd-07-2022-qd-ubnd-signed.pdf"]["number_source"] == "header"
+    assert docs["cv-lay-y-kien.pdf"]["number"] is None
+
+
+def test_search_finds_the_plan_and_the_articles_citing_it(crawled):
+    def search(*args):
+        out = run_cli("--data-dir", str(crawled["data"]), "search", *args, "--json", check=True)
+        return json.loads(out.stdout)
+
+    found = search("139/KH-UBND")
+    by_type = {}
+    for hit in found["hits"]:
+        by_type.setdefault(hit["type"], []).append(hit)
+    assert len(by_type["document"]) == 1 and by_type["document"][0]["id"].startswith("doc:")
+    plan = by_type["document"][0]
+    assert plan["title"].startswith("Kế hoạch 139/KH-UBND: Thông tin, tuyên truyền")
+    assert plan["url"].endswith("ke-hoach-139-kh-ubnd-2024.docx")
+    assert plan["doc_kinds"] == ["Kế hoạch"] and plan["portal"] == "quan-thanh-xuan"
+    # every article citing it: the archive's own doc_refs say which those are
+    citing = {
+        r.id
+        for r in Archive(Config.resolve(crawled["data"])).iter_articles()
+        if any(d["number"] == "139/KH-UBND" for d in r.doc_refs)
+    }
+    assert citing and {h["id"] for h in by_type["article"]} == citing
+    assert found["facets"]["type"] == {"article": len(citing), "document": 1}
+    # the same number typed in lower case, spaced, or without diacritics in the kind
+    assert search("139 / kh-ubnd")["total"] == found["total"]
+
+    # Filters: documents only, by kind and issue year.
+    docs = search(
+        "", "--type", "document", "--kind", "Quyết định", "--year", "2022", "--limit", "50"
+    )
+    assert docs["total"] == 2 and {h["type"] for h in docs["hits"]} == {"document"}
+    assert all("07/2022/QĐ-UBND" in h["title"] for h in docs["hits"])  # the DOCX and the PDF
+    plans = search("", "--type", "document", "--kind", "ke hoach", "--year", "2024")
+    assert [h["id"] for h in plans["hits"]] == [plan["id"]]
+    plans = search("", "--type", "document", "--kind", "ke hoach", "--sort", "oldest")
+    assert [h["title"][:20] for h in plans["hits"]] == [
+        "Kế hoạch 215/KH-UBND",
+        "Kế hoạch 139/KH-UBND",
+    ]
+    assert search("", "--type", "document", "--kind", "ke-hoach", "--year", "2022")["total"] == 0
+    # text inside an attachment is searchable: a phrase of the Thông báo's body
+    hits = search('"thu hồi đất"', "--type", "document")["hits"]
+    assert any(h["url"].endswith("tb-thu-hoi-dat-signed.pdf") for h in hits)
+    # the scan is found through its OCR text
+    ocr = search("Phòng Kinh tế Hạ tầng lấy ý kiến góp ý", "--type", "document")["hits"]
+    assert any(h["url"].endswith("cv-lay-y-kien.pdf") for h in ocr)
+
+
+def test_export_zip_bundle_of_a_search(crawled, tmp_path):
+    import hashlib
+    import zipfile
+
+    out = tmp_path / "plan.zip"
+    proc = run_cli(
+        "--data-dir", str(crawled["data"]), "export", "-q", "139/KH-UBND", "-f", "zip",
+        "-o", str(out), check=True,
+    )  # fmt: skip
+    assert "1 original file(s)" in proc.stderr and "Traceback" not in proc.stderr
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        # the search matched the plan (a document) and the article citing it: the bundle
+        # holds the article, and the plan as the article's attachment
+        assert manifest["description"]["query"] == "139/KH-UBND"
+        (article,) = manifest["articles"]
+        (attachment,) = article["attachments"]
+        assert attachment["document"]["number"] == "139/KH-UBND"
+        assert attachment["document"]["number_source"] == f"article:{article['id']}"
+        data = zf.read(attachment["member"])
+        assert hashlib.sha256(data).hexdigest() == attachment["sha256"]
+        assert data[:2] == b"PK"  # the original DOCX, byte for byte
+        assert "139/KH-UBND" in zf.read(article["text"]).decode("utf-8")

@@ -40,7 +40,7 @@ _LINK = re.compile(r"\[\[(?P<text>[^|\]]+)\|(?P<index>\d+)\]\]")
 
 @dataclass(frozen=True)
 class Attachment:
-    file: str  # name under data/files/
+    file: str  # name under data/files/; "" for a broken link (the server's soft 404 answers)
     href: str  # root-relative URL it is served at
     text: str  # link text
 

@@ -66,7 +66,8 @@ class PortalSite:
         self._file_cache: dict[str, bytes] = {}
         for a in self.articles:
             for att in a.attachments:
-                self._files[att.href] = att.file
+                if att.file:  # a broken link is answered by the soft 404 page
+                    self._files[att.href] = att.file
             self._images.update(b.src for b in a.blocks if b.kind == "img")
 
     # ----- data helpers -------------------------------------------------------------

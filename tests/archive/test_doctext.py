@@ -413,3 +413,57 @@ def test_docx_walker_takes_only_text_nodes() -> None:
     </w:body>"""
     lines = list(_DocxWalker().blocks(etree.fromstring(xml)))
     assert lines == ["Trang  Kế hoạch\nsố 139-KH", "Hộp chữ", "a b\tc d"]
+
+
+# A Word document saved as a web page and still named .doc, as district portals often
+# attach them: Word's markup (namespaces, conditional comments, an embedded <xml> block, a
+# mislabelled charset) around a two-column header and signature table.
+WORD_HTML = """<html xmlns:o="urn:schemas-microsoft-com:office:office"
+xmlns:w="urn:schemas-microsoft-com:office:word">
+<head><meta http-equiv=Content-Type content="text/html; charset=windows-1258">
+<style>p.MsoNormal {font-family:"Times New Roman"}</style>
+<!--[if gte mso 9]><xml><w:WordDocument><w:View>Print</w:View></w:WordDocument></xml>
+<![endif]--></head>
+<body lang=EN-US>
+<table><tr><td><p class=MsoNormal>ỦY BAN NHÂN DÂN<br>HUYỆN AN PHÚ</p>
+<p>Số: 12/KH-UBND</p></td><td><p>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</p>
+<p>Độc lập - Tự do - Hạnh phúc</p><p>An Phú, ngày 5 tháng 4 năm 2023</p></td></tr></table>
+<p class=MsoNormal align=center><b>KẾ HOẠCH</b></p>
+<p align=center>Tuyên truyền cải cách hành chính năm 2023</p>
+<p></p>
+<p>Thực hiện Kế hoạch số 10/KH-UBND của UBND tỉnh:</p>
+<p><![if !supportLists]>-<span>&nbsp;&nbsp;</span><![endif]>Mục đích, yêu cầu.</p>
+<script>document.write("<p>injected</p>")</script>
+<table><tr><td><p><b>Nơi nhận:</b></p><p>- UBND tỉnh;</p><p>- Lưu: VT.</p></td>
+<td><p>TM. ỦY BAN NHÂN DÂN</p><p>CHỦ TỊCH</p><p>Nguyễn Văn An</p></td></tr></table>
+<table><tr><td>Ô 1</td><td>Ô 2</td></tr></table>
+</body></html>"""
+
+
+def test_word_web_page_saved_as_doc() -> None:
+    from archive.docmeta import parse_document
+
+    assert sniff(WORD_HTML.encode("utf-8"), "ke-hoach.doc") == "html"
+    doc = extract_text(WORD_HTML.encode("utf-8"), "ke-hoach.doc")
+    assert (doc.kind, doc.method, doc.warnings) == ("html", "html", [])
+    lines = doc.text.split("\n")
+    assert lines[:3] == ["ỦY BAN NHÂN DÂN", "HUYỆN AN PHÚ", "Số: 12/KH-UBND"]
+    assert "injected" not in doc.text and "Print" not in doc.text and "MsoNormal" not in doc.text
+    assert "- Mục đích, yêu cầu." in lines  # Word's list bullet kept, its markers gone
+    assert lines[-1] == "Ô 1\tÔ 2"  # a row of one-line cells stays a tab-separated row
+    meta = parse_document(doc.text)
+    assert (meta.issuer, meta.number, meta.kind) == (
+        "ỦY BAN NHÂN DÂN HUYỆN AN PHÚ",
+        "12/KH-UBND",
+        "Kế hoạch",
+    )
+    assert (meta.place, meta.date.isoformat()) == ("An Phú", "2023-04-05")
+    assert meta.subject == "Tuyên truyền cải cách hành chính năm 2023"
+    assert (meta.signer, meta.recipients) == ("Nguyễn Văn An", ["UBND tỉnh", "Lưu: VT"])
+
+
+def test_html_sniffing_needs_markup_at_the_start() -> None:
+    assert sniff(b"\xef\xbb\xbf  <!DOCTYPE html><html><body>x</body></html>", "a.doc") == "html"
+    assert sniff(b'<?xml version="1.0"?>\n<html xmlns="x"><body/></html>', "a.htm") == "html"
+    assert sniff(b"plain text that mentions <html> later", "a.doc") == "unknown"
+    assert extract_text(b"<html></html>", "empty.doc").text == ""

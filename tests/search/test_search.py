@@ -280,6 +280,14 @@ def test_empty_query_with_filter_lists_everything_matching(index: SearchIndex):
     assert search(index, "").total == 5 + len(SMALL_DOCS)
 
 
+def test_filter_matching_nothing_returns_nothing(index: SearchIndex):
+    # Whoosh reads an empty filter set as "no filter": it must not leak every match
+    for kw in ({"portal": "no-such-portal"}, {"date_from": date(2099, 1, 1)}):
+        result = search(index, "tuyên truyền", **kw)
+        assert (result.total, result.hits) == (0, []), kw
+        assert search(index, "", **kw).hits == [], kw
+
+
 def test_topic_filter(index: SearchIndex):
     assert set(ids(index, "", topic="dvhc")) == {"seed-000", "seed-001"}
     assert set(ids(index, "tuyên truyền", topic="cchc")) == {"seed-002", "seed-003", "seed-004"}
@@ -463,3 +471,92 @@ def test_index_built_by_another_analyzer_version_is_refused(tmp_path: Path):
     finally:
         VietnameseAnalyzer.version = original
     SearchIndex(tmp_path / "ix").close()
+
+
+def test_index_of_an_earlier_schema_is_refused_then_rebuilt(tmp_path: Path):
+    from search.index import VERSION_FILE, IndexVersionError
+    from search.sync import open_index
+
+    ix = SearchIndex(tmp_path / "ix")
+    ix.update([small("old", "cải cách hành chính")])
+    ix.close()
+    (tmp_path / "ix" / VERSION_FILE).unlink()  # as an index built before documents
+    with pytest.raises(IndexVersionError, match="index --rebuild"):
+        SearchIndex(tmp_path / "ix")
+    rebuilt, must_fill = open_index(tmp_path / "ix")
+    assert must_fill and rebuilt.doc_count() == 0
+    rebuilt.close()
+    again, must_fill = open_index(tmp_path / "ix")
+    assert not must_fill
+    again.close()
+
+
+def _documents_index(path: Path) -> SearchIndex:
+    ix = SearchIndex(path)
+    ix.update(
+        [
+            IndexDoc(
+                id="doc:plan2024",
+                portal="quan-thanh-xuan",
+                unit="quận Thanh Xuân",
+                title="Kế hoạch 139/KH-UBND: Thông tin, tuyên truyền về sắp xếp ĐVHC",
+                lead=None,
+                body="I. MỤC ĐÍCH, YÊU CẦU ... tuyên truyền sắp xếp đơn vị hành chính",
+                published=None,  # a draft: "ngày tháng 3 năm 2024"
+                year=2024,
+                doc_numbers=["139/KH-UBND"],
+                type="document",
+                doc_kinds=["Kế hoạch"],
+            ),
+            IndexDoc(
+                id="doc:decision2022",
+                portal="huyen-an-phu",
+                unit="huyện An Phú",
+                title="Quyết định 07/2022/QĐ-UBND: Ban hành Quy định chức năng",
+                lead=None,
+                body="Quyết định về chức năng, nhiệm vụ; tuyên truyền",
+                published=date(2022, 6, 16),
+                doc_numbers=["07/2022/QĐ-UBND"],
+                type="document",
+                doc_kinds=["Quyết định"],
+            ),
+            small(
+                "article-citing",
+                "UBND quận ban hành Kế hoạch số 139/KH-UBND về tuyên truyền",
+                published=date(2024, 3, 29),
+                doc_numbers=["139/KH-UBND"],
+                doc_kinds=["Kế hoạch"],
+            ),
+            small("article-other", "tuyên truyền pháp luật", published=date(2024, 5, 2)),
+        ]
+    )
+    return ix
+
+
+def test_documents_filters_and_facets(tmp_path: Path):
+    ix = _documents_index(tmp_path / "ix")
+    try:
+        found = search(ix, "139/KH-UBND")
+        assert {h.id: h.type for h in found.hits} == {
+            "doc:plan2024": "document",
+            "article-citing": "article",
+        }
+        assert found.facets["type"] == {"article": 1, "document": 1}
+        assert found.facets["doc_kind"] == {"ke-hoach": 2}
+        assert found.facets["year"] == {"2024": 2}  # the draft's year without a full date
+
+        def ids_for(**kw) -> set[str]:
+            return {h.id for h in search(ix, "tuyên truyền", per_page=50, **kw).hits}
+
+        assert ids_for(type="document") == {"doc:plan2024", "doc:decision2022"}
+        assert ids_for(type="article") == {"article-citing", "article-other"}
+        # kind by label, folded words or slug; documents of that kind and articles citing one
+        for kind in ("Kế hoạch", "ke hoach", "ke-hoach", "KẾ HOẠCH"):
+            assert ids_for(doc_kind=kind) == {"doc:plan2024", "article-citing"}, kind
+        assert ids_for(doc_kind="Quyết định", year=2022) == {"doc:decision2022"}
+        assert ids_for(doc_kind="Quyết định", year=2024) == set()
+        assert ids_for(type="document", year=[2022, 2024]) == {"doc:plan2024", "doc:decision2022"}
+        with pytest.raises(ValueError, match="type must be one of"):
+            search(ix, "x", type="page")
+    finally:
+        ix.close()
