@@ -467,3 +467,12 @@ def test_html_sniffing_needs_markup_at_the_start() -> None:
     assert sniff(b'<?xml version="1.0"?>\n<html xmlns="x"><body/></html>', "a.htm") == "html"
     assert sniff(b"plain text that mentions <html> later", "a.doc") == "unknown"
     assert extract_text(b"<html></html>", "empty.doc").text == ""
+
+
+def test_real_word_97_document() -> None:
+    """A binary .doc written by Word (olefile's test file): read by antiword."""
+    data = (ATTACHMENTS / "olefile-test-ole-file.doc").read_bytes()
+    assert sniff(data, "x.bin") == "doc"
+    doc = extract_text(data, "test-ole-file.doc")
+    assert (doc.kind, doc.method) == ("doc", "antiword")
+    assert doc.text == "Test OLE file, saved as Word 97-2003 Document."
