@@ -406,6 +406,7 @@ def cmd_documents(args: argparse.Namespace) -> int:
     archive = Archive(config)
     try:
         docs = archive.documents()
+        failed = archive.failed_downloads()
     finally:
         archive.close()
     if args.json:
@@ -424,6 +425,10 @@ def cmd_documents(args: argparse.Namespace) -> int:
     print(f"{len(docs)} document(s)")
     if any((d["number_source"] or "").startswith("article:") for d in docs):
         print("* a draft's blank number, completed from the article that publishes it")
+    if failed:
+        print(f"{len(failed)} attachment link(s) failed:")
+        for f in failed:
+            print(f"  {f['url']}\n    {f['error'] or f['status']}")
     return 0
 
 

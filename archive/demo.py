@@ -16,6 +16,7 @@ DEMO_QUERIES = ("cai cach hanh chinh", '"sắp xếp đơn vị hành chính"', 
 
 
 def run_demo(config: Config, *, quiet: bool = False) -> int:
+    from archive.bundle import write_bundle
     from archive.cli import (
         print_runs,
         print_search,
@@ -78,8 +79,16 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
             with path.open("wb") as fh:
                 n = write_export(archive.iter_articles(), fh, fmt)
             print(f"== exported {n} articles to {path}")
+        path = exports / "archive.zip"
+        with path.open("wb") as fh:
+            bundle = write_bundle(archive, archive.iter_articles(), fh, description={"demo": True})
+        print(
+            f"== exported {bundle.articles} articles with {bundle.files} original files "
+            f"to {path} (manifest, JSONL, CSV, texts, SHA256SUMS)"
+        )
         summary = archive.summary()
         documents = archive.documents()
+        failed_links = archive.failed_downloads()
     finally:
         archive.close()
 
@@ -105,6 +114,8 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
         f"from {printed}, completed from the publishing article for {completed} draft(s); "
         f"header fully parsed in {full}"
     )
+    if failed_links:
+        print(f"   attachment links failed: {len(failed_links)} (`portal-archive documents`)")
     print(f"   finished in {time.perf_counter() - started:.1f}s")
     failed = [r for r in runs if r["status"] != "finished"]
     return 1 if failed or not summary["articles"] else 0

@@ -331,6 +331,23 @@ class Archive:
             row.fetched_at, row.crawl_run_id = now, run_id
             s.merge(row)
 
+    def failed_downloads(self) -> list[dict]:
+        """Attachment links whose download failed (latest attempt), with the reason."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Download).where(Download.status != "downloaded").order_by(Download.url)
+            )
+            return [
+                {
+                    "url": d.url,
+                    "status": d.status,
+                    "http_status": d.http_status,
+                    "error": d.error,
+                    "fetched_at": d.fetched_at.isoformat() if d.fetched_at else None,
+                }
+                for d in rows
+            ]
+
     def documents(self) -> list[dict]:
         """Every stored document with how many articles link it."""
         with self.session() as s:

@@ -357,6 +357,9 @@ def test_documents_processed_after_the_crawl(crawled):
     numbers = {d["number"] for d in docs.values()}
     assert {"07/2022/QĐ-UBND", "04/TB-UBND", "04/2021/QĐ-UBND"} <= numbers
     assert sum(d["articles"] for d in docs.values()) == 8  # links, the shared file counted twice
+    listing = run_cli("--data-dir", str(crawled["data"]), "documents", check=True).stdout
+    assert "1 attachment link(s) failed:" in listing
+    assert "ke-hoach-131-kh-ubnd.pdf" in listing and "an HTML page instead" in listing
     # The Word web page saved as .doc: decoded from windows-1258, its header read.
     word = docs["ke-hoach-215-kh-ubnd-2023.doc"]
     assert (word["file_type"], word["number"], word["doc_kind"]) == (
