@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: install system-deps demo test lint format bench clean
+.PHONY: install system-deps demo serve screenshots test lint format bench clean
 
 # A virtual environment with the project installed (editable) and its dev tools.
 $(STAMP): pyproject.toml
@@ -24,7 +24,17 @@ system-deps:
 demo: install system-deps
 	$(VENV)/bin/portal-archive --data-dir $(DEMO_DATA) demo
 
+# The staff web application over the demo archive (make demo first).
+serve: install
+	$(VENV)/bin/portal-archive --data-dir $(DEMO_DATA) serve --port 8000
+
+# Screenshots of the search and article pages for the README, taken by the browser test.
+screenshots: install
+	@bash scripts/system-deps.sh --with-browser
+	PORTAL_ARCHIVE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/web/test_browser.py -k xlsx
+
 test: install system-deps
+	@bash scripts/system-deps.sh --with-browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install

@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--format",
         "-f",
-        choices=("jsonl", "csv", "zip"),
+        choices=("jsonl", "csv", "xlsx", "zip"),
         required=True,
         help="zip: a bundle with a manifest, JSONL, CSV, each article's text and the "
         "original attachment files (sha256-checked)",
@@ -175,6 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object (default)")
     s.add_argument("--no-ocr", action="store_true", help="do not OCR pages without text")
     s.add_argument("--text", action="store_true", help="include the full text")
+
+    s = sub.add_parser("serve", parents=[common], help="the staff web application")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000)
+
+    s = sub.add_parser("users", parents=[common], help="staff accounts of the web application")
+    s.add_argument("action", choices=("add", "list", "passwd"))
+    s.add_argument("username", nargs="?")
+    s.add_argument("--name", help="display name")
+    s.add_argument("--admin", action="store_true")
+    s.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (scripts) instead of prompting",
+    )
 
     s = sub.add_parser("runs", parents=[common], help="recent crawl runs")
     s.add_argument("--limit", type=int, default=20)
@@ -736,7 +751,72 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(config_from(args), quiet=args.quiet)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from archive.web.app import create_app
+
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: expected 1-65535")
+    config = config_from(args)
+    app = create_app(config)
+    print(f"serving {config.data_dir} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ")
+    else:
+        raise CliError("no terminal to ask for the password: use --password-stdin")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from archive import users
+
+    archive = Archive(config_from(args))
+    try:
+        if args.action == "list":
+            for u in users.list_users(archive):
+                admin = " (admin)" if u.is_admin else ""
+                print(f"{u.username:<24} {u.display_name or '':<30}{admin}")
+            return 0
+        if not args.username:
+            raise CliError(f"users {args.action}: a username is needed")
+        try:
+            if args.action == "add":
+                uid = users.create_user(
+                    archive,
+                    args.username,
+                    _read_password(args),
+                    display_name=args.name,
+                    is_admin=args.admin,
+                )
+                print(f"user {args.username} created (id {uid})")
+            else:
+                found = [u for u in users.list_users(archive) if u.username == args.username]
+                if not found:
+                    raise CliError(f"no user {args.username!r}")
+                users.set_password(archive, found[0].id, _read_password(args))
+                print(f"password of {args.username} changed")
+        except users.UserError as exc:
+            raise CliError(str(exc)) from None
+        return 0
+    finally:
+        archive.close()
+
+
 COMMANDS = {
+    "serve": cmd_serve,
+    "users": cmd_users,
     "portals": cmd_portals,
     "crawl": cmd_crawl,
     "extract": cmd_extract,

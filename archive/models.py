@@ -217,3 +217,54 @@ class Document(Base):
     # draft's blank number was completed from the article that published the file and cites
     # it (same kind, same symbol, same month); None when there is no number.
     number_source: Mapped[str | None] = mapped_column(String(120))
+
+
+# --- staff accounts and collections (archive.users) -----------------------------------------
+
+
+class User(Base):
+    """A staff account of the web application. Only :mod:`archive.users` writes these rows."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-case (archive.users canonicalises it), so "Admin" and "admin" are one name.
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string format
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Collection(Base):
+    """A user's named set of articles ("Kế hoạch CCHC 2024 cần đối chiếu")."""
+
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    items: Mapped[list[CollectionItem]] = relationship(
+        order_by="CollectionItem.position", cascade="all, delete-orphan"
+    )
+
+
+class CollectionItem(Base):
+    """One article in one collection; ``position`` keeps the order the user added them in
+    (a bulk add gives thousands of rows the same ``added_at``)."""
+
+    __tablename__ = "collection_items"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -135,6 +135,9 @@ def _add_missing_columns(engine: Engine) -> None:
                 conn.execute(text(statement))
 
 
+#: How much of an attachment's text an article's page carries (the document page has it all).
+ATTACHMENT_TEXT_SHOWN = 20_000
+
 #: Search ids of documents are their sha256 behind this prefix (article ids have no ":").
 DOCUMENT_ID_PREFIX = "doc:"
 
@@ -276,6 +279,7 @@ class Archive:
                     "unchanged": r.articles_unchanged,
                     "invalid": r.items_invalid,
                     "errors": r.errors,
+                    "stats": r.stats or {},
                 }
                 for r, slug in rows
             ]
@@ -609,6 +613,122 @@ class Archive:
                 for v in rows
             ]
 
+    # --- pages of the web application -----------------------------------------------
+
+    def article_page(self, article_id: str) -> dict | None:
+        """Everything an article's page shows: the current version, where its archived page
+        is (raw sha256), its attachments with their download and document, its versions."""
+        records = list(self.iter_articles(ids=[article_id]))
+        if not records:
+            return None
+        record = records[0]
+        with self.session() as s:
+            current = s.scalar(
+                select(ArticleVersion).where(
+                    ArticleVersion.article_id == article_id, ArticleVersion.is_current.is_(True)
+                )
+            )
+            raw_sha256 = current.raw_sha256 if current else None
+            urls = [a["url"] for a in record.attachments]
+            rows = {
+                d.url: (d, doc)
+                for d, doc in s.execute(
+                    select(Download, Document)
+                    .outerjoin(Document, Document.sha256 == Download.sha256)
+                    .where(Download.url.in_(urls))
+                )
+            }
+        attachments = []
+        for link in record.attachments:
+            download, doc = rows.get(link["url"], (None, None))
+            attachments.append(
+                {
+                    "url": link["url"],
+                    "title": link["title"],
+                    "status": download.status if download else "not fetched",
+                    "error": download.error if download else None,
+                    "document": _document_summary(doc) if doc is not None else None,
+                    "text": (doc.text or "")[:ATTACHMENT_TEXT_SHOWN] if doc is not None else "",
+                }
+            )
+        return {
+            "record": record,
+            "raw_sha256": raw_sha256,
+            "attachments": attachments,
+            "versions": self.versions(article_id),
+        }
+
+    def document_page(self, sha256: str) -> dict | None:
+        """A stored document with its text and metadata, and the articles that attach or cite
+        it."""
+        from archive.documents import document_articles
+
+        with self.session() as s:
+            doc = s.get(Document, sha256)
+            if doc is None:
+                return None
+            info = _document_summary(doc)
+            info.update(
+                text=doc.text or "",
+                meta=doc.meta or {},
+                place=doc.place,
+                error=doc.error,
+                pages=doc.pages,
+                text_method=doc.text_method,
+                legacy_encoding=doc.legacy_encoding,
+                first_url=doc.first_url,
+                fetched_at=doc.fetched_at,
+            )
+        links = document_articles(self, sha256)
+        titles = {r.id: r for r in self.iter_articles(ids=links.attached_by + links.cited_by)}
+        info["attached_by"] = [titles[i] for i in links.attached_by if i in titles]
+        info["cited_by"] = [titles[i] for i in links.cited_by if i in titles]
+        return info
+
+    def portal_status(self) -> list[dict]:
+        """Each portal with its article count and its last crawl run."""
+        with self.session() as s:
+            counts = dict(
+                s.execute(
+                    select(Article.portal_id, func.count(Article.id)).group_by(Article.portal_id)
+                ).all()
+            )
+            last_ids = dict(
+                s.execute(
+                    select(CrawlRun.portal_id, func.max(CrawlRun.id)).group_by(CrawlRun.portal_id)
+                ).all()
+            )
+            runs = {
+                r.id: r
+                for r in s.scalars(select(CrawlRun).where(CrawlRun.id.in_(list(last_ids.values()))))
+            }
+            out = []
+            for p in s.scalars(select(Portal).order_by(Portal.slug)):
+                run = runs.get(last_ids.get(p.id, -1))
+                out.append(
+                    {
+                        "slug": p.slug,
+                        "name": p.name,
+                        "unit": p.unit,
+                        "base_url": p.base_url,
+                        "family": p.family,
+                        "articles": counts.get(p.id, 0),
+                        "last_run": None
+                        if run is None
+                        else {
+                            "id": run.id,
+                            "status": run.status,
+                            "started_at": run.started_at,
+                            "finished_at": run.finished_at,
+                            "pages": run.pages,
+                            "new": run.articles_new,
+                            "updated": run.articles_updated,
+                            "errors": run.errors,
+                        },
+                    }
+                )
+            return out
+
     def summary(self) -> dict:
         """Counts for the end-of-job summary: articles per portal and per topic."""
         with self.session() as s:
@@ -668,6 +788,25 @@ def _version(
             for i, r in enumerate(item.doc_refs)
         ],
     )
+
+
+def _document_summary(doc: Document) -> dict:
+    return {
+        "sha256": doc.sha256,
+        "filename": doc.filename,
+        "file_type": doc.file_type,
+        "size": doc.size,
+        "processed": doc.processed_at is not None,
+        "ocr": bool(doc.ocr),
+        "doc_kind": doc.doc_kind,
+        "number": doc.number,
+        "number_source": doc.number_source,
+        "doc_date": doc.doc_date,
+        "issuer": doc.issuer,
+        "subject": doc.subject,
+        "signer": doc.signer,
+        "characters": len(doc.text or ""),
+    }
 
 
 def _document_record(d: Document, portal: Portal | None) -> DocumentRecord:
