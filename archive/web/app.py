@@ -23,6 +23,7 @@ import queue
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -213,6 +214,7 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     config.ensure()
     archive = Archive(config)
     index_lock = threading.Lock()
+    throttle = _LoginThrottle()
     state: dict[str, Any] = {"index": None}
 
     def index() -> SearchIndex:
@@ -526,8 +528,13 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
 
         form = await form_of(request)
         nxt = _safe_next(form.get("next"))
-        info = authenticate(archive, str(form.get("username", "")), str(form.get("password", "")))
+        username = str(form.get("username", ""))[:100]
+        client = request.client.host if request.client else "?"
+        if throttle.blocked(username, client):
+            return error(request, 429, "Đăng nhập sai quá nhiều lần: thử lại sau 15 phút.")
+        info = authenticate(archive, username, str(form.get("password", "")))
         if info is None:
+            throttle.failed(username, client)
             return page(
                 request, "login.html", {"next": nxt, "failed": True},
                 {"error": "Sai tên đăng nhập hoặc mật khẩu."}, status=401,
@@ -699,6 +706,35 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
 
 class _LoginRequired(Exception):
     pass
+
+
+class _LoginThrottle:
+    """At most :attr:`LIMIT` failed sign-ins per username and per client address in
+    :attr:`WINDOW` seconds (in memory: one process)."""
+
+    LIMIT = 5
+    WINDOW = 15 * 60
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.WINDOW]
+        self._failures[key] = times
+        return times
+
+    def blocked(self, username: str, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            keys = (f"u:{username.strip().lower()}", f"c:{client}")
+            return any(len(self._recent(k, now)) >= self.LIMIT for k in keys)
+
+    def failed(self, username: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in (f"u:{username.strip().lower()}", f"c:{client}"):
+                self._recent(key, now).append(now)
 
 
 class _FormQuery:

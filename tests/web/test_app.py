@@ -200,6 +200,19 @@ def test_wrong_password_is_refused(client):
     assert r.status_code == 401 and "Sai tên đăng nhập" in r.text
 
 
+def test_repeated_wrong_passwords_are_throttled(web_config):
+    from archive.web.app import create_app
+
+    client = TestClient(create_app(web_config, secret_key="throttle"))
+    for _ in range(5):
+        token = csrf_of(client)
+        r = client.post("/login", data={"csrf": token, "username": "canbo", "password": "sai"})
+        assert r.status_code == 401
+    token = csrf_of(client)
+    r = client.post("/login", data={"csrf": token, "username": "canbo", "password": PASSWORD})
+    assert r.status_code == 429 and "15 phút" in r.text  # even the right password, for now
+
+
 def test_open_redirect_is_refused(client):
     token = csrf_of(client)
     r = client.post(
