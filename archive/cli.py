@@ -191,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from standard input (scripts) instead of prompting",
     )
 
+    s = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check that the index agrees with the database and every stored file exists",
+    )
+    s.add_argument("--repair", action="store_true", help="bring the index in line")
+    s.add_argument("--deep", action="store_true", help="re-hash every stored file")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("status", parents=[common], help="each portal's health")
+    s.add_argument("--json", action="store_true")
+
     s = sub.add_parser("runs", parents=[common], help="recent crawl runs")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
@@ -814,7 +826,86 @@ def cmd_users(args: argparse.Namespace) -> int:
         archive.close()
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from archive.check import check
+    from search.sync import open_index
+
+    config = config_from(args)
+    archive = Archive(config)
+    try:
+        index, rebuilt = open_index(config.index_dir)
+        if rebuilt and not args.repair:
+            raise CliError("the search index was built by an earlier version: run with --repair")
+        report = check(archive, index, deep=args.deep, repair=args.repair or rebuilt)
+    finally:
+        archive.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(f"database: {report.articles} articles, {report.documents} documents")
+        index_line = (
+            "in step"
+            if report.index_ok
+            else (
+                f"{len(report.index_missing)} missing, {len(report.index_stale)} stale, "
+                f"{len(report.index_extra)} extra"
+            )
+        )
+        print(f"search index: {index_line}")
+        for name, ids in (("missing", report.index_missing), ("stale", report.index_stale),
+                          ("extra", report.index_extra)):  # fmt: skip
+            for i in ids[:10]:
+                print(f"  {name}: {i}")
+            if len(ids) > 10:
+                print(f"  … and {len(ids) - 10} more {name}")
+        if report.repaired:
+            print(
+                f"repaired: {report.repaired['indexed']} indexed, "
+                f"{report.repaired['removed']} removed"
+            )
+        raw_how, file_how = ("re-hashed", "re-hashed") if args.deep else ("exist", "exist, size")
+        print(
+            f"raw responses: {report.raw_checked} checked ({raw_how}), {len(report.raw_lost)} lost"
+        )
+        print(
+            f"attachments: {report.files_checked} checked ({file_how}), "
+            f"{len(report.files_lost)} lost"
+        )
+        for lost in report.raw_lost[:20] + report.files_lost[:20]:
+            print(f"  LOST ({lost['problem']}): {lost['sha256'][:12]} {' '.join(lost['urls'])}")
+    index_ok = report.index_ok or bool(report.repaired)
+    return 0 if index_ok and report.files_ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from archive.health import portal_health
+
+    archive = Archive(config_from(args))
+    try:
+        health = portal_health(archive)
+    finally:
+        archive.close()
+    if args.json:
+        print(json.dumps([h.as_dict() for h in health], ensure_ascii=False, indent=2, default=str))
+        return 0
+    if not health:
+        print("no portals yet: crawl one (portal-archive crawl …)")
+        return 0
+    width = max(len(h.slug) for h in health)
+    for h in health:
+        run = h.last_run
+        when = str(run["started_at"])[:16] if run else "-"
+        print(f"{h.slug:<{width}}  {h.state:<13} {h.articles:>7} articles  last crawl {when}")
+        for reason in h.reasons:
+            print(f"{'':<{width}}    - {reason}")
+    failing = sum(h.state == "failing" for h in health)
+    print(f"{len(health)} portal(s), {failing} failing")
+    return 0
+
+
 COMMANDS = {
+    "check": cmd_check,
+    "status": cmd_status,
     "serve": cmd_serve,
     "users": cmd_users,
     "portals": cmd_portals,

@@ -25,6 +25,10 @@ def open_archive(settings) -> Archive:
     )
 
 
+#: Fields an article may lack; the share missing per run is kept (fields/missing/<name>).
+OPTIONAL_FIELDS = ("published", "author", "lead")
+
+
 class ArchivePipeline:
     """Validates each item into :class:`ArticleItem` and stores batches in the archive.
 
@@ -95,6 +99,9 @@ class ArchivePipeline:
                 self.stats.inc_value(f"item/invalid/{field}")
             fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise DropItem(f"invalid article at {item.get('url')}: {fields}") from None
+        for field in OPTIONAL_FIELDS:  # a jump in these shares is how a layout change shows
+            if not getattr(article, field):
+                self.stats.inc_value(f"fields/missing/{field}")
         self.items.append(article)
         if len(self.items) >= self.batch_size:
             self._flush_items()

@@ -505,7 +505,14 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     @app.get("/portals", response_class=HTMLResponse, summary="Các cổng (HTML)")
     @app.get("/portals.json", summary="Các cổng (JSON)")
     def portals_page(request: Request) -> Response:
+        from archive.health import portal_health
+
         rows = archive.portal_status()
+        health = {h.slug: h for h in portal_health(archive)}
+        for row in rows:
+            verdict = health.get(row["slug"])
+            row["state"] = verdict.state if verdict else "never crawled"
+            row["reasons"] = verdict.reasons if verdict else []
         return page(request, "portals.html", {"portals": rows}, {"portals": rows})
 
     @app.get("/runs", response_class=HTMLResponse, summary="Các lượt thu thập (HTML)")

@@ -282,6 +282,11 @@ def test_archivists_pages(client):
     by_slug = {p["slug"]: p for p in portals}
     assert by_slug["quan-thanh-xuan"]["articles"] == 10
     assert by_slug["quan-thanh-xuan"]["last_run"]["status"] == "finished"
+    assert (
+        by_slug["quan-thanh-xuan"]["state"] == "ok" and by_slug["quan-thanh-xuan"]["reasons"] == []
+    )
+    assert by_slug["xa-thu-nghiem"]["state"] == "never crawled"
+    assert "bình thường" in client.get("/portals").text
     runs = client.get("/runs.json").json()["runs"]
     assert runs and {"pages", "new", "errors", "stats"} <= set(runs[0])
     assert "Lượt thu thập" in client.get("/runs").text
