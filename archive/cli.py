@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Scrapy setting (highest precedence)",
     )
     s.add_argument("--quiet", action="store_true", help="only progress lines and the summary")
+    s.add_argument(
+        "--trigger",
+        default="cli",
+        choices=("cli", "scheduler", "web"),
+        help="who started the crawl, as recorded with the run (default cli)",
+    )
 
     s = sub.add_parser(
         "extract", parents=[common], help="print what the extractor sees in one saved page"
@@ -381,6 +387,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         allow_private=allow,
         settings_overrides=args.set,
         quiet=args.quiet,
+        trigger=args.trigger,
     )
     print()
     print_runs(runs)
