@@ -209,7 +209,7 @@ def secret_key_for(config: Config) -> str:
 
 def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     """The web application over the archive in ``config``'s data directory."""
-    from search.index import SearchIndex
+    from search.index import IndexVersionError, SearchIndex
 
     config.ensure()
     archive = Archive(config)
@@ -364,6 +364,14 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return error(request, 400, str(exc))
+
+    @app.exception_handler(IndexVersionError)
+    async def index_outdated(request: Request, exc: IndexVersionError) -> Response:
+        return error(
+            request, 503,
+            "Chỉ mục tìm kiếm do phiên bản cũ tạo ra: chạy `portal-archive index` rồi tải lại "
+            f"trang. ({exc})",
+        )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

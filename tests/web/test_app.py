@@ -297,3 +297,16 @@ def test_openapi_describes_the_json_api(client):
     for path in ("/search.json", "/articles/{article_id}.json", "/documents/{sha256}.json",
                  "/collections.json", "/portals.json", "/runs.json", "/export.{fmt}"):  # fmt: skip
         assert path in spec["paths"], path
+
+
+def test_an_outdated_index_gets_a_clear_503(tmp_path):
+    from archive.config import Config
+    from archive.web.app import create_app
+    from search.index import VERSION_FILE, SearchIndex
+
+    config = Config.resolve(tmp_path)
+    SearchIndex(config.index_dir).close()
+    (config.index_dir / VERSION_FILE).write_text("1\n")
+    client = TestClient(create_app(config, secret_key="x"))
+    r = client.get("/search.json", params={"q": "x"})
+    assert r.status_code == 503 and "portal-archive index" in r.json()["error"]
