@@ -191,6 +191,33 @@ def _int_param(value: str, name: str, low: int, high: int, default: int) -> int:
     return int(value)
 
 
+def _param(name: str, description: str, schema: dict, *, many: bool = False) -> dict:
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema, **({"style": "form", "explode": True} if many else {})}  # fmt: skip
+
+
+#: The search parameters, for the OpenAPI document (they are parsed by SearchParams.parse).
+SEARCH_PARAMETERS = [
+    _param("q", "words (with or without diacritics), \"phrases\", document numbers, -exclusions",
+           {"type": "string", "maxLength": MAX_QUERY}),
+    _param("portal", "portal slug", {"type": "string"}, many=True),
+    _param("unit", "administrative unit of the portal (folded substring)", {"type": "string"}),
+    _param("topic", "topic", {"type": "string", "enum": list(TOPIC_LABELS)}),
+    _param("type", "articles or attached documents", {"type": "string", "enum": list(TYPE_LABELS)}),
+    _param("kind", "document kind (Kế hoạch, ke-hoach…)", {"type": "string"}, many=True),
+    _param("year", "issue or publication year", {"type": "integer", "minimum": 1900,
+                                                  "maximum": 2100}, many=True),
+    _param("from", "published on or after", {"type": "string", "format": "date"}),
+    _param("to", "published on or before", {"type": "string", "format": "date"}),
+    _param("sort", "order", {"type": "string", "enum": list(SORT_LABELS)}),
+    _param("page", "page number", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+    _param("per_page", "hits per page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
+]  # fmt: skip
+SEARCH_OPENAPI = {"parameters": SEARCH_PARAMETERS}
+
+
 # --- the application --------------------------------------------------------------------------
 
 
@@ -397,8 +424,13 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     def home() -> Response:
         return RedirectResponse("/search", 307)
 
-    @app.get("/search", response_class=HTMLResponse, summary="Tìm kiếm (HTML)")
-    @app.get("/search.json", summary="Tìm kiếm (JSON)")
+    @app.get(
+        "/search",
+        response_class=HTMLResponse,
+        summary="Tìm kiếm (HTML)",
+        openapi_extra=SEARCH_OPENAPI,
+    )
+    @app.get("/search.json", summary="Tìm kiếm (JSON)", openapi_extra=SEARCH_OPENAPI)
     def search_page(request: Request) -> Response:
         params = SearchParams.parse(request)
         result = run_search(params)
@@ -666,7 +698,11 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
 
     # --- exports ----------------------------------------------------------------------------
 
-    @app.get("/export.{fmt}", summary="Xuất kết quả tìm kiếm (csv, jsonl, xlsx, zip)")
+    @app.get(
+        "/export.{fmt}",
+        summary="Xuất kết quả tìm kiếm (csv, jsonl, xlsx, zip)",
+        openapi_extra=SEARCH_OPENAPI,
+    )
     def export_search(request: Request, fmt: str) -> Response:
         params = SearchParams.parse(request)
         ids = matching_article_ids(params)

@@ -297,6 +297,8 @@ def test_openapi_describes_the_json_api(client):
     for path in ("/search.json", "/articles/{article_id}.json", "/documents/{sha256}.json",
                  "/collections.json", "/portals.json", "/runs.json", "/export.{fmt}"):  # fmt: skip
         assert path in spec["paths"], path
+    names = {p["name"] for p in spec["paths"]["/search.json"]["get"]["parameters"]}
+    assert {"q", "portal", "unit", "topic", "type", "kind", "year", "from", "to", "sort"} <= names
 
 
 def test_an_outdated_index_gets_a_clear_503(tmp_path):
