@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
+import random
 import socket
+from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.response import response_status_message
 
 SCHEMES = ("http", "https")
 
@@ -78,3 +83,75 @@ class SafeFetchMiddleware:
             if spider is not None:
                 spider.logger.warning("refused %s: %s", request.url, reason)
             raise IgnoreRequest(reason)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries with waiting: an exponential backoff between attempts (with jitter)
+    and the server's ``Retry-After`` (seconds or an HTTP date) when it sends one, capped by
+    ``PORTAL_ARCHIVE_RETRY_MAX_DELAY``. Scrapy's own middleware retries at once, which a portal
+    answering 503 or 429 only takes as more load.
+
+    The wait holds the request's downloader slot, so a struggling host also gets fewer
+    concurrent requests meanwhile. Stats: ``retry/backoff_seconds`` (total waited).
+    """
+
+    def __init__(self, settings):  # noqa: ANN001 - Scrapy settings
+        super().__init__(settings)
+        self.base = settings.getfloat("PORTAL_ARCHIVE_RETRY_BACKOFF", 1.0)
+        self.max_delay = settings.getfloat("PORTAL_ARCHIVE_RETRY_MAX_DELAY", 120.0)
+        self._rng = random.Random(settings.getint("PORTAL_ARCHIVE_RETRY_SEED", 0) or None)
+
+    def delay_for(self, request: Request, retry_after: str | None = None) -> float:
+        attempt = request.meta.get("retry_times", 0)
+        delay = self.base * (2**attempt) * (0.75 + self._rng.random() / 2)
+        if retry_after:
+            asked = parse_retry_after(retry_after)
+            if asked is not None:
+                delay = max(delay, asked)
+        return max(0.0, min(delay, self.max_delay))
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import reactor, task
+
+        self.crawler.stats.inc_value("retry/backoff_seconds", round(seconds, 3))
+        await maybe_deferred_to_future(task.deferLater(reactor, seconds, lambda: None))
+
+    async def process_response(self, request, response, spider=None):  # noqa: ANN001, ANN201
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        await self._wait(
+            self.delay_for(request, response.headers.get("Retry-After", b"").decode("latin-1"))
+        )
+        return retry
+
+    async def process_exception(self, request, exception, spider=None):  # noqa: ANN001, ANN201
+        if not isinstance(exception, self.exceptions_to_retry) or request.meta.get(
+            "dont_retry", False
+        ):
+            return None
+        retry = self._retry(request, exception)
+        if retry is not None:
+            await self._wait(self.delay_for(request))
+        return retry
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: a number of seconds or an HTTP date."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

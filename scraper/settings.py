@@ -28,7 +28,9 @@ DOWNLOAD_TIMEOUT = 60
 #: yields one item and a few dozen links, and the default of 100 made task creation the
 #: crawl's largest cost (profiled: 70,000 tasks for 676 pages).
 CONCURRENT_ITEMS = 4
-RETRY_TIMES = 2
+RETRY_TIMES = 3
+PORTAL_ARCHIVE_RETRY_BACKOFF = 1.0  # seconds before the first retry, doubled each time
+PORTAL_ARCHIVE_RETRY_MAX_DELAY = 120.0  # the longest wait, Retry-After included
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 TELNETCONSOLE_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -50,6 +52,9 @@ GENERIC_DEPTH_LIMIT = 3
 
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.SafeFetchMiddleware": 50,
+    # Retries wait: exponential backoff, the server's Retry-After (429/503) honoured.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scraper.middlewares.BackoffRetryMiddleware": 550,
 }
 ITEM_PIPELINES = {
     "scraper.attachments.AttachmentsPipeline": 200,
