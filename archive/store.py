@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -183,6 +184,30 @@ class DocumentRecord:
         return int(m.group(1)) if m else None
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _close_dead_runs(s: Session, portal_id: int) -> None:
+    """Runs of this portal still marked running whose process on this host is gone were
+    killed (SIGKILL, power loss): say so, so that they are not mistaken for running crawls."""
+    host = socket.gethostname()
+    for run in s.scalars(
+        select(CrawlRun).where(CrawlRun.portal_id == portal_id, CrawlRun.status == "running")
+    ):
+        process = (run.stats or {}).get("process") or {}
+        pid = int(process.get("pid") or 0)
+        if pid > 0 and process.get("host") == host and not _process_alive(pid):
+            run.status = "killed"
+            run.finished_at = utcnow()
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -241,8 +266,16 @@ class Archive:
             return portal.id
 
     def start_run(self, portal_id: int, trigger: str = "cli") -> int:
+        """Record a crawl starting (with this process's pid and host, so that a run left
+        "running" by a killed process is recognised and closed as "killed" later)."""
         with self.session() as s:
-            run = CrawlRun(portal_id=portal_id, trigger=trigger, started_at=utcnow())
+            _close_dead_runs(s, portal_id)
+            run = CrawlRun(
+                portal_id=portal_id,
+                trigger=trigger,
+                started_at=utcnow(),
+                stats={"process": {"pid": os.getpid(), "host": socket.gethostname()}},
+            )
             s.add(run)
             s.flush()
             return run.id
@@ -258,7 +291,7 @@ class Archive:
             run.articles_unchanged = counts["unchanged"]
             run.items_invalid = counts["invalid"]
             run.errors = int(stats.get("log_count/ERROR", 0)) + counts["invalid"]
-            run.stats = {k: _jsonable(v) for k, v in stats.items()}
+            run.stats = {**(run.stats or {}), **{k: _jsonable(v) for k, v in stats.items()}}
 
     def runs(self, limit: int = 20) -> list[dict]:
         with self.session() as s:

@@ -109,3 +109,35 @@ def test_status_of_the_crawled_portals(crawled):
     assert "3 portal(s), 0 failing" in out
     health = json.loads(run_cli("--data-dir", str(crawled["data"]), "status", "--json").stdout)
     assert {h["state"] for h in health} == {"ok"} and all(h["articles"] == 10 for h in health)
+
+
+def test_a_run_left_running_by_a_killed_process_is_closed_as_killed(tmp_path):
+    import subprocess
+    import sys
+
+    from archive.config import Config
+    from archive.store import Archive
+
+    archive = Archive(Config.resolve(tmp_path))
+    try:
+        pid = archive.upsert_portal(slug="p", name="P", unit="", base_url="http://x",
+                                    family="generic")  # fmt: skip
+        dead = archive.start_run(pid)
+        # the same record, as a process that has since died would have left it
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        with archive.session() as s:
+            run = s.get(CrawlRun, dead)
+            run.stats = {"process": {**run.stats["process"], "pid": int(gone.stdout)}}
+        alive = archive.start_run(pid)  # this process: alive, left alone
+        archive.start_run(pid)
+        by_id = {r["id"]: r for r in archive.runs()}
+        assert by_id[dead]["status"] == "killed" and by_id[dead]["finished_at"] is not None
+        assert by_id[alive]["status"] == "running"
+        assert judge([run_from(by_id[dead])])[0] == "failing"
+    finally:
+        archive.close()
+
+
+def run_from(row: dict) -> CrawlRun:
+    return run(status=row["status"], unchanged=0, pages=0)
