@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .content import DATA_DIR, replicate
+from .faults import FaultPlan
 from .liferay import LiferaySite
 from .nukeviet import NukevietSite
 from .portals import PORTAL_SPECS, PORTALS
@@ -38,7 +40,13 @@ def _handler(world: SampleWorld, slug: str, site: PortalSite) -> type[BaseHTTPRe
 
         def _serve(self, send_body: bool) -> None:
             parts = urlsplit(self.path)
+            plan = world.faults
+            fault = plan.pick(slug, parts.path or "/", parts.query) if plan else None
             resp = site.handle(parts.path or "/", parts.query)
+            if fault is not None:  # faults.py puts its own answer on the wire
+                log = functools.partial(world._log, slug, self.command, self.path)
+                plan.serve(fault, self, resp, send_body, log)
+                return
             world._log(slug, self.command, self.path, resp.status)
             self.send_response(resp.status)
             for name, value in resp.headers.items():
@@ -64,7 +72,9 @@ class SampleWorld:
     """Start/stop the sample portals; one ThreadingHTTPServer per portal, daemon threads.
 
     ``port_base=None`` picks ephemeral ports; otherwise portal i listens on port_base + i.
-    ``requests`` records (slug, method, path_with_query, status) of every request served.
+    ``requests`` records (slug, method, path_with_query, status) of every request served;
+    a faulted request logs the status it got, or "timeout" / "dropped".
+    ``faults`` (also ``set_faults`` / ``clear_faults`` while serving): a ``FaultPlan``.
     """
 
     def __init__(
@@ -74,6 +84,7 @@ class SampleWorld:
         *,
         scale: int = 1,
         page_size: int | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         """``scale`` > 1 adds dated-back copies of every article and ``page_size`` changes
         the listing size: a bigger world for benchmarks (its ground truth is the 1x one)."""
@@ -88,14 +99,25 @@ class SampleWorld:
                 site.by_path = {a.path: a for a in site.articles}
             if page_size:
                 site.page_size = page_size
-        self.requests: list[tuple[str, str, str, int]] = []
+        self.faults = faults
+        self.requests: list[tuple[str, str, str, int | str]] = []
         self._lock = threading.Lock()
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
 
-    def _log(self, slug: str, method: str, path: str, status: int) -> None:
+    def _log(self, slug: str, method: str, path: str, status: int | str) -> None:
         with self._lock:
             self.requests.append((slug, method, path, status))
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Fault requests from now on by ``plan`` (None: none); a replaced plan lets go of the
+        connections its timeouts hold."""
+        old, self.faults = self.faults, plan
+        if old is not None and old is not plan:
+            old.release()
+
+    def clear_faults(self) -> None:
+        self.set_faults(None)
 
     def start(self) -> SampleWorld:
         if self._servers:
@@ -121,6 +143,8 @@ class SampleWorld:
         return self
 
     def stop(self) -> None:
+        if self.faults is not None:
+            self.faults.release()
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
