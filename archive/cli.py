@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-index", action="store_true", help="do not update the search index")
     s.add_argument(
+        "--full",
+        action="store_true",
+        help="walk every listing page and fetch every article again "
+        "(default: a re-crawl stops at pages it already has; docs/incremental.md)",
+    )
+    s.add_argument(
         "-s",
         "--set",
         action="append",
@@ -223,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the sample portals, crawl, index, search and export them",
     )
     s.add_argument("--quiet", action="store_true")
+
+    from archive import schedules
+
+    schedules.add_cli(sub, common)
     return p
 
 
@@ -293,30 +303,40 @@ def run_crawls(
     if not jobs:
         raise CliError("nothing to crawl")
 
-    settings = get_project_settings()
-    settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
-    settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
-    settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
-    if allow_private:
-        settings.set("ALLOW_PRIVATE", True, priority="cmdline")
-    if quiet:
-        settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
-        _progress_to_stderr()
-    for item in settings_overrides:
-        if "=" not in item:
-            raise CliError(f"-s {item!r}: expected NAME=VALUE")
-        key, value = item.split("=", 1)
-        settings.set(key, value, priority="cmdline")
+    from archive import locks
 
-    process = CrawlerProcess(settings)
-    for name in NETWORK_ERROR_LOGGERS:
-        logging.getLogger(name).addFilter(_one_line_network_errors)
-    crawlers = []
-    for job in jobs:
-        crawler = process.create_crawler("portal")
-        crawlers.append(crawler)
-        process.crawl(crawler, portals_dir=portals_dir, trigger=trigger, **job)
-    process.start()
+    # One crawl per portal at a time, whoever starts it: a busy portal is left out, said why.
+    slugs = [job["portal"] for job in jobs if "portal" in job]
+    with locks.portal_lock(config, slugs, locks.holder_for(trigger)) as acquired:
+        for slug, why in acquired.busy.items():
+            print(f"{slug}: not crawled, a crawl is already running ({why})", file=sys.stderr)
+        jobs = [job for job in jobs if "portal" not in job or job["portal"] in acquired]
+        if not jobs:
+            raise CliError("every portal asked for is being crawled already")
+        settings = get_project_settings()
+        settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
+        settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
+        settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
+        if allow_private:
+            settings.set("ALLOW_PRIVATE", True, priority="cmdline")
+        if quiet:
+            settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+            _progress_to_stderr()
+        for item in settings_overrides:
+            if "=" not in item:
+                raise CliError(f"-s {item!r}: expected NAME=VALUE")
+            key, value = item.split("=", 1)
+            settings.set(key, value, priority="cmdline")
+
+        process = CrawlerProcess(settings)
+        for name in NETWORK_ERROR_LOGGERS:
+            logging.getLogger(name).addFilter(_one_line_network_errors)
+        crawlers = []
+        for job in jobs:
+            crawler = process.create_crawler("portal")
+            crawlers.append(crawler)
+            process.crawl(crawler, portals_dir=portals_dir, trigger=trigger, **job)
+        process.start()
     run_ids = [c.stats.get_value("archive/run_id") for c in crawlers]
     archive = Archive(config)
     try:
@@ -385,7 +405,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         args.targets,
         portals_dir=getattr(args, "portals", None),
         allow_private=allow,
-        settings_overrides=args.set,
+        settings_overrides=[*args.set, *(["PORTAL_ARCHIVE_FULL_CRAWL=True"] if args.full else [])],
         quiet=args.quiet,
         trigger=args.trigger,
     )
@@ -910,7 +930,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from archive import schedules
+
+    return schedules.cmd_schedule(args, config_from(args))
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from archive import schedules
+
+    return schedules.cmd_scheduler(args, config_from(args))
+
+
 COMMANDS = {
+    "schedule": cmd_schedule,
+    "scheduler": cmd_scheduler,
     "check": cmd_check,
     "status": cmd_status,
     "serve": cmd_serve,

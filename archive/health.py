@@ -22,6 +22,9 @@ MAX_INVALID_SHARE = 0.2
 MAX_MISSING_DATE_RISE = 0.3
 #: How many earlier finished runs make the baseline for the missing-date share.
 BASELINE_RUNS = 5
+#: Shares (rejected, without a date) are judged only over at least this many articles: an
+#: incremental re-crawl that fetched two new articles says nothing about a layout.
+MIN_ITEMS_FOR_SHARES = 10
 
 
 @dataclass
@@ -43,7 +46,7 @@ def _seen(run: CrawlRun) -> int:
 
 def _missing_date_share(run: CrawlRun) -> float | None:
     items = _seen(run) + run.items_invalid
-    if not items:
+    if items < MIN_ITEMS_FOR_SHARES:
         return None
     return (run.stats or {}).get("fields/missing/published", 0) / items
 
@@ -59,16 +62,22 @@ def judge(runs: list[CrawlRun]) -> tuple[str, list[str]]:
     if last.status != "finished":
         reasons.append(f"the last crawl did not finish ({last.status})")
     seen = _seen(last)
-    if last.status == "finished" and seen == 0:
+    stats = last.stats or {}
+    # An incremental re-crawl that found only archived articles (skipped, or 304) is healthy.
+    known = stats.get("incremental/articles_skipped_known", 0) + stats.get(
+        "incremental/not_modified", 0
+    )
+    if last.status == "finished" and seen == 0 and not known and not last.items_invalid:
         reasons.append(
             f"the last crawl fetched {last.pages} page(s) but found no article: "
             "the listing or article layout may have changed"
         )
     total = seen + last.items_invalid
-    if total and last.items_invalid / total > MAX_INVALID_SHARE:
-        missing = sorted(
-            k.rsplit("/", 1)[1] for k in (last.stats or {}) if k.startswith("item/invalid/")
-        )
+    all_rejected = last.items_invalid > 0 and seen == 0
+    if all_rejected or (
+        total >= MIN_ITEMS_FOR_SHARES and last.items_invalid / total > MAX_INVALID_SHARE
+    ):
+        missing = sorted(k.rsplit("/", 1)[1] for k in stats if k.startswith("item/invalid/"))
         reasons.append(
             f"{last.items_invalid} of {total} articles rejected"
             + (f" (missing: {', '.join(missing)})" if missing else "")

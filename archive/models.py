@@ -268,3 +268,66 @@ class CollectionItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- crawl locks and schedules (archive.locks, archive.schedules) ---------------------------
+
+
+class CrawlLock(Base):
+    """One portal being crawled, and by whom. Only :mod:`archive.locks` writes these rows.
+
+    The primary key makes taking a lock one INSERT, atomic on SQLite and PostgreSQL: of two
+    processes inserting the same slug, exactly one succeeds. ``token`` is new at each
+    acquisition, so that a stale lock is taken over only if nobody took it over first.
+    """
+
+    __tablename__ = "crawl_locks"
+
+    slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))  # "cli pid 1234 on host", …
+    token: Mapped[str] = mapped_column(String(32))
+    pid: Mapped[int] = mapped_column(Integer)
+    hostname: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Schedule(Base):
+    """A recurring crawl: a target (slug, comma-separated slugs, or "all") and a crontab
+    expression in a time zone. Only :mod:`archive.schedules` writes these rows."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(2000))
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # UTC. A next_run_at in the past when the scheduler starts is a run missed while it was
+    # down: it fires once, then next_run_at moves to the first slot after now.
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleFire(Base):
+    """One time a schedule came due: the crawl it started, or why it was skipped."""
+
+    __tablename__ = "schedule_fires"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # started | finished | failed | skipped | interrupted | abandoned
+    status: Mapped[str] = mapped_column(String(20))
+    slugs: Mapped[list] = mapped_column(JSON, default=list)  # the portals crawled
+    busy: Mapped[dict] = mapped_column(JSON, default=dict)  # slug -> who holds its lock
+    message: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -790,6 +790,76 @@ class Archive:
             "fetches": raw,
         }
 
+    # --- incremental crawling (scraper.incremental) -----------------------------------------
+
+    def known_article_urls(self, portal_slug: str) -> dict[str, date | None]:
+        """Every URL (canonical or alias) of a portal's archived articles, in one query.
+
+        Each maps to the day that says how recent its article is: the current version's
+        publication day, else (no date on the page) the day the article was first seen.
+        """
+        current = (ArticleVersion.article_id == Article.id) & ArticleVersion.is_current.is_(True)
+        stmt = (
+            select(ArticleUrl.url, ArticleVersion.published_day, Article.first_seen)
+            .join(Article, Article.id == ArticleUrl.article_id)
+            .join(Portal, Portal.id == Article.portal_id)
+            .outerjoin(ArticleVersion, current)
+            .where(Portal.slug == portal_slug)
+        )
+        with self.session() as s:
+            return {
+                url: day or (seen.date() if seen is not None else None)
+                for url, day, seen in s.execute(stmt)
+            }
+
+    def last_validators(self, urls: Iterable[str], *, batch: int = 500) -> dict[str, dict]:
+        """URL → ``{"etag": …, "last_modified": …}`` from the latest fetch of it (status 200
+        or 304) whose headers carried either; URLs never fetched with them are left out.
+
+        One query per ``batch`` URLs (SQLite caps bound parameters); the stored header names
+        are Scrapy's (``Etag``), so they are matched without regard to case.
+        """
+        wanted = list(dict.fromkeys(urls))
+        out: dict[str, dict] = {}
+        with self.session() as s:
+            for i in range(0, len(wanted), batch):
+                rows = s.execute(
+                    select(RawResponse.url, RawResponse.headers)
+                    .where(
+                        RawResponse.url.in_(wanted[i : i + batch]),
+                        RawResponse.status.in_((200, 304)),
+                    )
+                    .order_by(RawResponse.id)
+                )
+                for url, headers in rows:  # oldest first: a later fetch overwrites
+                    values = {k.lower(): v for k, v in (headers or {}).items()}
+                    found = {}
+                    for name, key in (("etag", "etag"), ("last-modified", "last_modified")):
+                        value = values.get(name)
+                        if isinstance(value, list):
+                            value = value[-1] if value else None
+                        if value:
+                            found[key] = value
+                    if found:
+                        out[url] = found
+        return out
+
+    def touch_articles(
+        self, urls: Iterable[str], when: datetime | None = None, *, batch: int = 500
+    ) -> int:
+        """Set ``last_seen`` of the articles reached by ``urls`` (canonical or alias), e.g.
+        after a 304 Not Modified; one UPDATE per ``batch`` URLs. Returns the articles touched."""
+        wanted = list(dict.fromkeys(urls))
+        when = when or utcnow()
+        touched = 0
+        table = Article.__table__
+        with self.session() as s:
+            for i in range(0, len(wanted), batch):
+                ids = select(ArticleUrl.article_id).where(ArticleUrl.url.in_(wanted[i : i + batch]))
+                result = s.execute(table.update().where(table.c.id.in_(ids)).values(last_seen=when))
+                touched += result.rowcount or 0
+        return touched
+
 
 def _version(
     item: ArticleItem, aid: str, number: int, digest: str, run_id: int | None

@@ -50,6 +50,16 @@ PORTAL_ARCHIVE_INDEX_ON_CLOSE = True
 #: How deep a generic crawl (``crawl <URL>``, no known family) goes from its start page.
 GENERIC_DEPTH_LIMIT = 3
 
+# Incremental re-crawls (scraper/incremental.py; docs/incremental.md).
+#: Walk every listing page and fetch every article again (also ``-a full=1``); the first
+#: crawl of a portal is always full.
+PORTAL_ARCHIVE_FULL_CRAWL = False
+#: Fully-known listing pages still walked after the first one, before a category stops
+#: (0: stop at the first page whose articles are all archived).
+PORTAL_ARCHIVE_OVERLAP_PAGES = 1
+#: Known articles published within this many days are re-checked (conditional GET); 0: none.
+PORTAL_ARCHIVE_RECHECK_DAYS = 14
+
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.SafeFetchMiddleware": 50,
     # Retries wait: exponential backoff, the server's Retry-After (429/503) honoured.

@@ -156,6 +156,10 @@ def test_recrawl_finds_everything_unchanged(crawled):
         "--portals",
         str(crawled["registry"]),
         "--allow-private",
+        # A full re-crawl fetches every article again (an incremental one skips them:
+        # tests/test_incremental.py).
+        "-s",
+        "PORTAL_ARCHIVE_FULL_CRAWL=True",
         check=True,
     )
     archive = Archive(Config.resolve(crawled["data"]))

@@ -5,6 +5,11 @@ the portal's own host (host *and* port), never archives listings, home pages or 
 pages, and de-duplicates articles reached by several URLs (canonical link, print views,
 tracking parameters). ``-a url=<URL>`` crawls a site that has no TOML file: its family is
 detected from the first page, or generic extraction is used.
+
+A re-crawl is incremental (see :mod:`scraper.incremental`): each category's listing is
+walked newest-first only until it shows pages of known articles, known articles are not
+fetched again (recent ones are re-checked with conditional requests). ``-a full=1`` or
+``PORTAL_ARCHIVE_FULL_CRAWL=True`` walks everything, as the first crawl of a portal does.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from scrapy.http import Response, TextResponse
 from archive.legacy import decode_html_bytes
 from scraper import registry
 from scraper.extract import ATTACHMENT_EXT, clean_url, extract
+from scraper.incremental import KNOWN_RUN, IncrementalCrawl, full_requested
 from scraper.platforms import detect_family, get_platform
 from scraper.registry import PortalEntry
 
@@ -52,6 +58,7 @@ class PortalSpider(scrapy.Spider):
         url: str | None = None,
         portals_dir: str | None = None,
         trigger: str = "scrapy",
+        full: str | bool | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,6 +89,9 @@ class PortalSpider(scrapy.Spider):
         # URLs already requested: skipping them here is far cheaper than building a Request
         # for Scrapy's dupefilter to fingerprint and drop (listings repeat every page link).
         self.requested: set[str] = set()
+        self.full = full_requested(full)
+        #: Set when the crawl starts, on a re-crawl; None → a full crawl (the first, or asked).
+        self.incremental: IncrementalCrawl | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args, **kwargs) -> PortalSpider:
@@ -101,7 +111,13 @@ class PortalSpider(scrapy.Spider):
             )
         return spider
 
+    def closed(self, reason: str) -> None:
+        if self.incremental is not None:
+            self.incremental.close()
+
     async def start(self):
+        # Here, not in from_crawler: the crawl stats exist from the spider's opening on.
+        self.incremental = IncrementalCrawl.open(self.crawler, self.entry.slug, full=self.full)
         for url in dict.fromkeys((*self.entry.start_urls, *self.entry.category_urls)):
             self.requested.add(clean_url(url))
             yield scrapy.Request(url, callback=self.parse)
@@ -123,6 +139,10 @@ class PortalSpider(scrapy.Spider):
 
     def parse(self, response: Response, **_):
         stats = self.crawler.stats
+        if response.status == 304:  # a re-check of a known article: unchanged
+            if self.incremental is not None:
+                self.incremental.not_modified(clean_url(response.url))
+            return
         if not isinstance(response, TextResponse):
             stats.inc_value("pages/binary")
             return
@@ -159,10 +179,53 @@ class PortalSpider(scrapy.Spider):
                 if not u.startswith(("javascript:", "mailto:", "#"))
             ]
             links = [response.urljoin(u) for u in links]
+        if self.incremental is not None:
+            yield from self._follow_incrementally(response, page, links)
+            return
         for url in links:
             if url not in self.requested and self.follow_ok(url):
-                self.requested.add(url)
-                yield scrapy.Request(url, callback=self.parse)
+                yield self._request(url)
+
+    def _request(self, url: str, meta: dict | None = None) -> scrapy.Request:
+        self.requested.add(url)
+        if self.incremental is not None:
+            self.incremental.requested(url)
+        return scrapy.Request(url, callback=self.parse, meta=meta)
+
+    def _follow_incrementally(self, response: TextResponse, page, links: list[str]):
+        """A re-crawl's links: known articles skipped (recent ones re-checked), a listing's
+        next page walked only while the stop rule allows it."""
+        inc = self.incremental
+        # Generic pages have no pager to walk: known articles are skipped, DEPTH_LIMIT bounds
+        # the rest.
+        listing = page.kind == "listing" and self.platform.name != "generic"
+        pager = {*page.page_links, page.next_page} if listing else set()
+        run = 0
+        if listing:
+            articles = [u for u in page.article_links if self.follow_ok(u)]
+            # Known means archived: an article requested earlier in this crawl (e.g. from
+            # the home page) is new and still makes its listing page count as unknown.
+            if articles and all(inc.is_known(u) for u in articles):
+                run = response.meta.get(KNOWN_RUN, 0) + 1
+        for url in links:
+            if url in pager or url in self.requested or not self.follow_ok(url):
+                continue
+            if inc.is_known(url):
+                request = inc.known_article(url, self.parse)
+                if request is not None:
+                    self.requested.add(url)
+                    yield request
+            else:
+                yield self._request(url)
+        if not listing:
+            return
+        if inc.keep_walking(run):
+            # Newest first, one page at a time: the next page's verdict needs this one's.
+            for url in [page.next_page] if page.next_page else page.page_links:
+                if url not in self.requested and self.follow_ok(url):
+                    yield self._request(url, meta={KNOWN_RUN: run})
+        else:
+            inc.stopped([u for u in pager if u and u not in self.requested and self.follow_ok(u)])
 
     def _article(self, response: TextResponse, page):
         stats = self.crawler.stats
