@@ -229,3 +229,37 @@ def test_lock_of_a_killed_process_is_recovered(config):
         if holder.is_alive():
             holder.kill()
             holder.join()
+
+
+def test_the_crawl_command_leaves_a_busy_portal_out(crawled, tmp_path):
+    """`portal-archive crawl` takes the same lock: a portal held by someone else is not
+    crawled, the user is told by whom, and the free ones are crawled."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    data = tmp_path / "data"
+    shutil.copytree(crawled["data"], data)
+    config = Config.resolve(data)
+    args = ("--data-dir", str(data), "crawl", "--portals", str(crawled["registry"]))
+    with locks.portal_lock(config, ["quan-thanh-xuan"], "scheduler pid 1 on elsewhere"):
+        proc = run_cli(*args, "quan-thanh-xuan", "--allow-private", "--no-index")
+        assert proc.returncode != 0
+        assert "quan-thanh-xuan: not crawled, a crawl is already running" in proc.stderr
+        assert "held by scheduler pid 1 on elsewhere" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        proc = run_cli(*args, "quan-thanh-xuan", "huyen-ham-tan", "--allow-private", "--no-index")
+        assert "quan-thanh-xuan: not crawled" in proc.stderr
+        archive = Archive(config)
+        try:
+            last = archive.runs(limit=1)[0]
+            # the crawl gave its own lock back; the other holder's is untouched
+            assert [h["slug"] for h in locks.held(archive)] == ["quan-thanh-xuan"]
+        finally:
+            archive.close()
+        assert last["portal"] == "huyen-ham-tan"
+    archive = Archive(config)
+    try:
+        assert locks.held(archive) == []
+    finally:
+        archive.close()
