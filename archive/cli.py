@@ -230,9 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
 
-    from archive import schedules
+    from archive import schedules, units_cli
 
     schedules.add_cli(sub, common)
+    units_cli.add_cli(sub, common)
     return p
 
 
@@ -394,6 +395,16 @@ def print_runs(runs: Sequence[dict]) -> None:
             f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
             f"{secs:>8.1f}"
         )
+    for r in runs:  # what the errors were: requests given up on, by kind
+        stats = r.get("stats") or {}
+        kinds = {
+            k.removeprefix("failed/"): v
+            for k, v in stats.items()
+            if k.startswith("failed/") and k not in ("failed/total", "failed/urls")
+        }
+        if kinds:
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            print(f"{r['portal']}: {stats.get('failed/total', 0)} request(s) failed ({detail})")
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -942,9 +953,16 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return schedules.cmd_scheduler(args, config_from(args))
 
 
+def cmd_units(args: argparse.Namespace) -> int:
+    from archive import units_cli
+
+    return units_cli.cmd_units(args, config_from(args))
+
+
 COMMANDS = {
     "schedule": cmd_schedule,
     "scheduler": cmd_scheduler,
+    "units": cmd_units,
     "check": cmd_check,
     "status": cmd_status,
     "serve": cmd_serve,
