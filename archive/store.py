@@ -290,8 +290,18 @@ class Archive:
             run.articles_updated = counts["updated"]
             run.articles_unchanged = counts["unchanged"]
             run.items_invalid = counts["invalid"]
-            run.errors = int(stats.get("log_count/ERROR", 0)) + counts["invalid"]
+            run.errors = error_count(stats) + counts["invalid"]
             run.stats = {**(run.stats or {}), **{k: _jsonable(v) for k, v in stats.items()}}
+
+    def note_run(self, run_id: int | None, stats: dict) -> None:
+        """Merge ``stats`` into a running crawl's record now, not only when it finishes: what
+        a run decided at its start (e.g. ``incremental/mode``) survives its being killed."""
+        if run_id is None:
+            return
+        with self.session() as s:
+            run = s.get(CrawlRun, run_id)
+            if run is not None:
+                run.stats = {**(run.stats or {}), **{k: _jsonable(v) for k, v in stats.items()}}
 
     def runs(self, limit: int = 20) -> list[dict]:
         with self.session() as s:
@@ -860,6 +870,81 @@ class Archive:
                 touched += result.rowcount or 0
         return touched
 
+    # --- resuming an interrupted crawl (scraper.incremental) ------------------------------
+
+    def interrupted_runs(self, portal_slug: str, *, exclude: int | None = None) -> list[dict]:
+        """The portal's runs since its last one that finished cleanly (all of them when none
+        did), oldest first, each as ``id``, ``status``, ``started_at``; ``exclude`` (the run
+        in progress) left out.
+
+        Not empty means the last crawl did not reach its end: killed (a run left "running"
+        by a dead process is marked so by :meth:`start_run`), stopped, failed, or still
+        "running" elsewhere; or it finished but gave up on requests that may succeed later
+        (5xx, 429, timeouts, dropped connections, redirect loops: :func:`transient_failures`).
+        Its listings were not all walked, or not all their articles fetched, so the next
+        crawl must not trust the incremental stop rule. A 404 or 410 does not count: a dead
+        link on a portal would otherwise make every crawl walk everything.
+        """
+        with self.session() as s:
+            portal_id = s.scalar(select(Portal.id).where(Portal.slug == portal_slug))
+            if portal_id is None:
+                return []
+            mine = CrawlRun.portal_id == portal_id
+            if exclude is not None:
+                mine = mine & (CrawlRun.id != exclude)
+            finished = select(CrawlRun.id, CrawlRun.stats).where(
+                mine, CrawlRun.status == "finished"
+            )
+            last_clean = max(
+                (rid for rid, stats in s.execute(finished) if not transient_failures(stats)),
+                default=None,
+            )
+            if last_clean is not None:
+                mine = mine & (CrawlRun.id > last_clean)
+            return [
+                {"id": r.id, "status": r.status, "started_at": r.started_at}
+                for r in s.scalars(select(CrawlRun).where(mine).order_by(CrawlRun.id))
+            ]
+
+    def article_urls_seen_since(self, portal_slug: str, since: datetime) -> set[str]:
+        """Every URL (canonical or alias) of the portal's articles stored or seen again at or
+        after ``since``."""
+        stmt = (
+            select(ArticleUrl.url)
+            .join(Article, Article.id == ArticleUrl.article_id)
+            .join(Portal, Portal.id == Article.portal_id)
+            .where(Portal.slug == portal_slug, Article.last_seen >= since)
+        )
+        with self.session() as s:
+            return set(s.scalars(stmt))
+
+    def missing_attachments(self, portal_slug: str, since: datetime) -> dict[str, list[dict]]:
+        """Attachments of the portal's articles seen at or after ``since`` (current version)
+        that have no successful download: canonical URL → ``[{"url", "title"}]``.
+
+        An article is stored only after its attachments were fetched (the attachments
+        pipeline runs first), but a crawl stopped while it closes fails the downloads still
+        to do, and a failure may have been passing."""
+        downloaded = select(Download.url).where(Download.status == "downloaded")
+        stmt = (
+            select(Article.canonical_url, Attachment.url, Attachment.title)
+            .join(ArticleVersion, ArticleVersion.article_id == Article.id)
+            .join(Attachment, Attachment.version_id == ArticleVersion.id)
+            .join(Portal, Portal.id == Article.portal_id)
+            .where(
+                Portal.slug == portal_slug,
+                Article.last_seen >= since,
+                ArticleVersion.is_current.is_(True),
+                Attachment.url.not_in(downloaded),
+            )
+            .order_by(Article.canonical_url, Attachment.position)
+        )
+        out: dict[str, list[dict]] = {}
+        with self.session() as s:
+            for canonical, url, title in s.execute(stmt):
+                out.setdefault(canonical, []).append({"url": url, "title": title or ""})
+        return out
+
 
 def _version(
     item: ArticleItem, aid: str, number: int, digest: str, run_id: int | None
@@ -970,9 +1055,43 @@ def _record(v: ArticleVersion, a: Article, p: Portal) -> ArticleRecord:
     )
 
 
+#: The crawl stats whose sum is a run's ``errors`` (with its rejected articles): requests
+#: given up on, pages and attachments (``failed/total``, by
+#: ``scraper.middlewares.FailedRequestsMiddleware``), pages the extractor failed on, spider
+#: callback exceptions. Not ``log_count/ERROR``: Scrapy counts log lines process-wide, so in
+#: a crawl of several portals each run counted the others' errors, and a page that timed
+#: out logs two errors (Scrapy's retry gives up, then the download fails).
+ERROR_STATS = ("failed/total", "pages/error", "spider_exceptions/count")
+
+
+#: Failure kinds (``failed/<kind>`` in a run's stats) that no later crawl will mend: the page
+#: is gone. Every other kind (5xx, 429, timeouts, dropped connections, redirect loops, pages
+#: over the size cap…) may pass next time.
+PERMANENT_FAILURES = ("http_404", "http_410")
+
+
+def transient_failures(stats: dict | None) -> int:
+    """Requests a run gave up on that a later crawl may get (all but 404 and 410)."""
+    return sum(
+        value
+        for key, value in (stats or {}).items()
+        if key.startswith("failed/")
+        and isinstance(value, int)
+        and key not in ("failed/total",)
+        and key.removeprefix("failed/") not in PERMANENT_FAILURES
+    )
+
+
+def error_count(stats: dict) -> int:
+    """A crawl's errors from its stats (see ``ERROR_STATS``), rejected articles not included."""
+    return sum(int(stats.get(key) or 0) for key in ERROR_STATS)
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, (int, float, str, bool)) or value is None:
         return value
+    if isinstance(value, (list, tuple)):  # e.g. failed/urls
+        return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)

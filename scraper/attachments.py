@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -28,6 +30,8 @@ from archive.store import Archive
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAXSIZE = 50 * 1024 * 1024
+#: Request meta: this download's failure is recorded already (see ``media_failed``).
+FAILURE_RECORDED = "attachment_failure_recorded"
 _DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)")
 _DISPOSITION = re.compile(r'filename\s*=\s*"?([^";]+)"?')
 
@@ -110,18 +114,23 @@ class AttachmentsPipeline(FilesPipeline):
         }
 
     def media_failed(self, failure, request: Request, info):
-        self.crawler.stats.inc_value("attachments/failed")
-        self.archive.record_download(
-            request.url,
-            sha256=None,
-            status="failed",
-            error=str(failure.value)[:500],
-            run_id=self._run_id(),
-        )
+        # Scrapy >= 2.14 also calls this for the exception media_downloaded raises after an
+        # HTTP error, which is recorded there already: recording it again here replaced
+        # "HTTP 503" by "download-error" and counted the failure twice.
+        if not request.meta.get(FAILURE_RECORDED):
+            self.crawler.stats.inc_value("attachments/failed")
+            self.archive.record_download(
+                request.url,
+                sha256=None,
+                status="failed",
+                error=str(failure.value)[:500],
+                run_id=self._run_id(),
+            )
         return super().media_failed(failure, request, info)
 
     async def media_downloaded(self, response: Response, request: Request, info, *, item=None):
         if response.status != 200 or not response.body:
+            request.meta[FAILURE_RECORDED] = True
             self.crawler.stats.inc_value("attachments/failed")
             self.archive.record_download(
                 request.url,
@@ -165,8 +174,15 @@ class AttachmentsPipeline(FilesPipeline):
             )
             return self._path(sha)
         path = Path(self.store.basedir) / self._path(sha)  # type: ignore[attr-defined]
-        if not path.exists():  # the same content from another URL is stored once
-            await super().file_downloaded(response, request, info, item=item)
+        # The same content from another URL is stored once. Written to a temporary name and
+        # renamed (FilesPipeline writes in place): a crawl killed mid-write must not leave a
+        # truncated file under the name that says it is complete.
+        if not path.exists() or path.stat().st_size != len(body):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
+            os.replace(tmp, path)
         headers = {
             k.decode("latin-1"): [v.decode("latin-1") for v in vs]
             for k, vs in response.headers.items()

@@ -9,9 +9,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from archive.store import error_count
+
 
 class CrawlProgress:
-    """Logs one progress line per interval: pages, articles stored, errors and the rate."""
+    """Logs one progress line per interval: pages, articles stored, errors and the rate.
+
+    Errors are this crawl's own (``archive.store.error_count``: requests given up on, pages
+    the extractor failed on), not ``log_count/ERROR``, which Scrapy counts process-wide.
+    """
 
     def __init__(self, crawler: Crawler, interval: float):
         self.crawler = crawler
@@ -37,11 +43,7 @@ class CrawlProgress:
         s = self.crawler.stats
         pages = s.get_value("response_received_count", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        pending = (
-            len(getattr(self.crawler.engine, "slot", None).scheduler)
-            if getattr(self.crawler.engine, "slot", None)
-            else 0
-        )
+        pending = self._pending()
         eta = f", ~{pending / (pages / elapsed):.0f}s left in queue" if pages and pending else ""
         spider.logger.info(
             "progress %s: %d pages (%.1f/s), %d articles (%d new), %d invalid, %d errors, "
@@ -52,7 +54,7 @@ class CrawlProgress:
             s.get_value("item_scraped_count", 0),
             s.get_value("archive/new", 0),
             s.get_value("item/invalid", 0),
-            s.get_value("log_count/ERROR", 0),
+            error_count(s.get_stats()),
             pending,
             eta,
         )

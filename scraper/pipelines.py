@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from scrapy.http import Request, Response
 from archive.config import Config
 from archive.schema import ArticleItem
 from archive.store import Archive
+from scraper.incremental import ATTACHMENTS_ONLY
 
 logger = logging.getLogger(__name__)
 
@@ -29,25 +31,37 @@ def open_archive(settings) -> Archive:
 OPTIONAL_FIELDS = ("published", "author", "lead")
 
 
+#: Default of ``PORTAL_ARCHIVE_FLUSH_SECONDS``: what is buffered is written at least this
+#: often, so a killed crawl loses at most this much work (a batch of 100 articles takes
+#: minutes on a portal crawled politely).
+FLUSH_SECONDS = 1.0
+
+
 class ArchivePipeline:
     """Validates each item into :class:`ArticleItem` and stores batches in the archive.
 
     Every response's body is kept (gzip, content-addressed) with a fetch record, so pages
-    can be re-extracted when the extractor improves. The crawl run is recorded with its
-    stats when the spider closes.
+    can be re-extracted when the extractor improves. Items and fetch records are written
+    in batches of ``PORTAL_ARCHIVE_BATCH``, and at least every
+    ``PORTAL_ARCHIVE_FLUSH_SECONDS``. The crawl run is recorded with its stats when the
+    spider closes.
     """
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.stats = crawler.stats
         self.batch_size = crawler.settings.getint("PORTAL_ARCHIVE_BATCH", 100)
+        self.flush_every = crawler.settings.getfloat("PORTAL_ARCHIVE_FLUSH_SECONDS", FLUSH_SECONDS)
+        self.flushed_at = time.monotonic()
         self.archive = open_archive(crawler.settings)
         self.items: list[ArticleItem] = []
         self.fetches: list[dict] = []
         self.counts: Counter = Counter()
         self.run_id: int | None = None
         self.portal_id: int | None = None
+        self.status: str | None = None
         crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -85,8 +99,13 @@ class ArchivePipeline:
         )
         if len(self.fetches) >= self.batch_size:
             self._flush_fetches()
+        self._flush_if_due()
 
     def process_item(self, item, spider=None):
+        if item.get(ATTACHMENTS_ONLY):
+            # A resume fetching what a stored article lacked: the downloads are recorded by
+            # the attachments pipeline; the article itself is already stored.
+            return item
         try:
             # "files" is the attachments pipeline's download report (stored by it already).
             data = {k: v for k, v in item.items() if k != "files"}
@@ -105,6 +124,7 @@ class ArchivePipeline:
         self.items.append(article)
         if len(self.items) >= self.batch_size:
             self._flush_items()
+        self._flush_if_due()
         return item
 
     def close_spider(self, spider=None) -> None:
@@ -118,9 +138,32 @@ class ArchivePipeline:
             status = "failed: unreachable"  # not one response: the errors say why
         if self.run_id is not None:
             self.archive.finish_run(self.run_id, status=status, counts=self.counts, stats=stats)
+        self.status = status
         self.archive.close()
 
+    def spider_closed(self, spider=None, reason: str = "finished") -> None:
+        """Scrapy sets ``finish_reason`` after the pipelines have closed, so a crawl stopped
+        early (Ctrl-C, SIGTERM, a CLOSESPIDER limit) looked "finished" to close_spider: its
+        next crawl would trust the stop rule and lose the articles it never reached."""
+        if self.run_id is None or self.status != "finished" or reason == "finished":
+            return
+        self.status = f"stopped: {reason}"
+        try:  # a disposed engine opens a new pool
+            self.archive.finish_run(
+                self.run_id, status=self.status, counts=self.counts, stats=self.stats.get_stats()
+            )
+        finally:
+            self.archive.close()
+
+    def _flush_if_due(self) -> None:
+        if (self.items or self.fetches) and time.monotonic() - self.flushed_at >= self.flush_every:
+            self._flush_items()
+
     def _flush_items(self) -> None:
+        # Fetch records first: a crawl killed between the two transactions leaves no stored
+        # article without the record (headers, validators) of the response it came from.
+        self._flush_fetches()
+        self.flushed_at = time.monotonic()
         if self.items:
             counts = self.archive.store_articles(self.items, self.portal_id, self.run_id)
             self.items = []

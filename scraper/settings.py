@@ -65,7 +65,11 @@ DOWNLOADER_MIDDLEWARES = {
     # Retries wait: exponential backoff, the server's Retry-After (429/503) honoured.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scraper.middlewares.BackoffRetryMiddleware": 550,
+    # Just outside the retries: records by kind what they gave up on (failed/* stats).
+    "scraper.middlewares.FailedRequestsMiddleware": 540,
 }
+#: How many failed URLs a run records (``failed/urls``); the counts by kind are complete.
+PORTAL_ARCHIVE_FAILED_URLS_KEPT = 100
 ITEM_PIPELINES = {
     "scraper.attachments.AttachmentsPipeline": 200,
     "scraper.pipelines.ArchivePipeline": 300,

@@ -10,6 +10,8 @@ A re-crawl is incremental (see :mod:`scraper.incremental`): each category's list
 walked newest-first only until it shows pages of known articles, known articles are not
 fetched again (recent ones are re-checked with conditional requests). ``-a full=1`` or
 ``PORTAL_ARCHIVE_FULL_CRAWL=True`` walks everything, as the first crawl of a portal does.
+After a crawl that did not finish (killed, stopped), the next one resumes: every listing
+page walked, known articles skipped, the attachments they lack downloaded.
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ class PortalSpider(scrapy.Spider):
     async def start(self):
         # Here, not in from_crawler: the crawl stats exist from the spider's opening on.
         self.incremental = IncrementalCrawl.open(self.crawler, self.entry.slug, full=self.full)
+        if self.incremental is not None and self.incremental.resume:
+            for item in self.incremental.attachment_items(self.entry.slug):
+                yield item
         for url in dict.fromkeys((*self.entry.start_urls, *self.entry.category_urls)):
             self.requested.add(clean_url(url))
             yield scrapy.Request(url, callback=self.parse)
@@ -194,11 +199,12 @@ class PortalSpider(scrapy.Spider):
 
     def _follow_incrementally(self, response: TextResponse, page, links: list[str]):
         """A re-crawl's links: known articles skipped (recent ones re-checked), a listing's
-        next page walked only while the stop rule allows it."""
+        next page walked only while the stop rule allows it (a resume walks them all, as a
+        full crawl does: the stop rule has nothing to decide)."""
         inc = self.incremental
         # Generic pages have no pager to walk: known articles are skipped, DEPTH_LIMIT bounds
         # the rest.
-        listing = page.kind == "listing" and self.platform.name != "generic"
+        listing = page.kind == "listing" and self.platform.name != "generic" and not inc.resume
         pager = {*page.page_links, page.next_page} if listing else set()
         run = 0
         if listing:
