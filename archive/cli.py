@@ -381,8 +381,8 @@ def _progress_to_stderr() -> None:
 
 def print_runs(runs: Sequence[dict]) -> None:
     print(
-        f"{'portal':<24} {'status':<19} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} "
-        f"{'invalid':>7} {'errors':>6} {'seconds':>8}"
+        f"{'portal':<24} {'status':<19} {'mode':<11} {'pages':>6} {'new':>5} {'upd':>5} "
+        f"{'same':>5} {'invalid':>7} {'errors':>6} {'seconds':>8}"
     )
     for r in runs:
         secs = (
@@ -390,8 +390,10 @@ def print_runs(runs: Sequence[dict]) -> None:
             if r["finished_at"] and r["started_at"]
             else 0
         )
+        # "incremental", "resume", "full (first crawl)" → its first word
+        mode = str((r.get("stats") or {}).get("incremental/mode") or "-").split()[0]
         print(
-            f"{r['portal']:<24} {r['status']:<19} {r['pages']:>6} {r['new']:>5} "
+            f"{r['portal']:<24} {r['status']:<19} {mode:<11} {r['pages']:>6} {r['new']:>5} "
             f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
             f"{secs:>8.1f}"
         )

@@ -59,6 +59,9 @@ PORTAL_ARCHIVE_FULL_CRAWL = False
 PORTAL_ARCHIVE_OVERLAP_PAGES = 1
 #: Known articles published within this many days are re-checked (conditional GET); 0: none.
 PORTAL_ARCHIVE_RECHECK_DAYS = 14
+#: Articles and fetch records are written at least this often (seconds), or per 100 items:
+#: a killed crawl loses at most this much work (scraper/pipelines.py).
+PORTAL_ARCHIVE_FLUSH_SECONDS = 1.0
 
 DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.SafeFetchMiddleware": 50,
