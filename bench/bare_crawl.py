@@ -10,6 +10,7 @@ have the same concurrency. Prints the crawl stats as JSON.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import scrapy
@@ -43,8 +44,11 @@ class BareSpider(scrapy.Spider):
 def main() -> None:
     groups = json.loads(open(sys.argv[1], encoding="utf-8").read())
     follow = len(sys.argv) > 2 and sys.argv[2] == "follow"
+    # bench_scale.py measures what the crawl holds (memory_probe.py, beside this file).
+    probe = {"memory_probe.MemoryProbe": 900} if os.environ.get("MEMORY_PROBE_OUT") else {}
     process = CrawlerProcess(
         {
+            "EXTENSIONS": probe,
             "LOG_LEVEL": "WARNING",
             "ROBOTSTXT_OBEY": False,
             "AUTOTHROTTLE_ENABLED": False,

@@ -3,9 +3,11 @@
 Real crawls through the CLI into a temporary data directory against a bigger sample portal
 (200 articles, 10 per listing page): a re-crawl of the unchanged portal costs a few requests
 and changes nothing; an article published between two crawls is found; a recent article is
-re-checked; ``full`` walks everything again. Conditional requests and 304s are tested
-against a server of our own (the sample server sends no ETag / Last-Modified). The stop rule
-and the archive queries behind it are tested without a crawl.
+re-checked; ``full`` walks everything again. That world is served without validators
+(``validators=False``: a portal that sends no ETag / Last-Modified gets plain GETs);
+conditional requests and 304s are tested against a server of our own here and against the
+sample server's own validators in tests/test_conditional.py. The stop rule and the archive
+queries behind it are tested without a crawl.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def recrawls(tmp_path_factory):
     registry = root / "portals"
     registry.mkdir()
     data = root / "data"
-    with SampleWorld(scale=20, page_size=10) as world:
+    with SampleWorld(scale=20, page_size=10, validators=False) as world:
         (registry / f"{SLUG}.toml").write_text(world.registry_toml(SLUG), encoding="utf-8")
         site = world.sites[SLUG]
         out = {"world": world, "site": site, "data": data, "registry": registry}

@@ -64,6 +64,12 @@ class Article:
     lead: str | None
     blocks: tuple[Block, ...]
     attachments: tuple[Attachment, ...]
+    modified: datetime | None = None  # naive, Asia/Ho_Chi_Minh; None: never edited
+
+    @property
+    def last_modified(self) -> datetime:
+        """When the article last changed (its Last-Modified): edited, else published."""
+        return self.modified or self.published
 
     def paragraph_html(self, text: str, inline_links: bool = True) -> str:
         """Escape ``text`` and turn its ``[[text|N]]`` markers into links."""
@@ -94,7 +100,8 @@ def _nfc(value: str | None) -> str | None:
     return None if value is None else unicodedata.normalize("NFC", value.strip())
 
 
-def _blocks(body: str) -> tuple[Block, ...]:
+def parse_blocks(body: str) -> tuple[Block, ...]:
+    """A body in the mini-language (see the module docstring) → its blocks."""
     blocks = []
     for raw in re.split(r"\n\s*\n", body.strip()):
         para = " ".join(raw.split())
@@ -122,7 +129,7 @@ def load_articles(slug: str) -> list[Article]:
                 author=_nfc(item.get("author")),
                 views=item.get("views"),
                 lead=_nfc(item.get("lead")),
-                blocks=_blocks(item["body"]),
+                blocks=parse_blocks(item["body"]),
                 attachments=tuple(Attachment(**a) for a in item.get("attachments", [])),
             )
         )

@@ -251,7 +251,7 @@ class NukevietSite(PortalSite):
             else ""
         )
         same = self.newest(a.category)
-        idx = same.index(a)
+        idx = self.rank(a)
         newer, older = same[max(0, idx - 2) : idx], same[idx + 1 : idx + 3]
 
         def rel(title: str, items: list[Article]) -> str:
