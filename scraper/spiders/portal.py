@@ -51,6 +51,35 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+class UrlSet:
+    """A set of URLs kept as 64-bit hashes: 88 bytes a URL instead of ~240, so a crawl's
+    memory hardly grows with its pages (docs/benchmarks.md, "scale"). Two URLs of one crawl
+    sharing a hash (about 3 in 100 million for a million URLs) would make the second look
+    already requested."""
+
+    __slots__ = ("_hashes",)
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+
+    @staticmethod
+    def _key(url: str) -> int:
+        digest = hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
+
+    def add(self, url: str) -> None:
+        self._hashes.add(self._key(url))
+
+    def discard(self, url: str) -> None:
+        self._hashes.discard(self._key(url))
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and self._key(url) in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
 class PortalSpider(scrapy.Spider):
     name = "portal"
 
@@ -87,10 +116,10 @@ class PortalSpider(scrapy.Spider):
             clean_url(u)
             for u in (self.entry.base_url, *self.entry.start_urls, *self.entry.category_urls)
         }
-        self.seen_canonical: set[str] = set()
+        self.seen_canonical = UrlSet()
         # URLs already requested: skipping them here is far cheaper than building a Request
         # for Scrapy's dupefilter to fingerprint and drop (listings repeat every page link).
-        self.requested: set[str] = set()
+        self.requested = UrlSet()
         self.full = full_requested(full)
         #: Set when the crawl starts, on a re-crawl; None → a full crawl (the first, or asked).
         self.incremental: IncrementalCrawl | None = None
