@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: install system-deps demo serve screenshots test lint format bench clean
+.PHONY: install system-deps demo serve screenshots test lint format bench bench-big clean
 
 # A virtual environment with the project installed (editable) and its dev tools.
 $(STAMP): pyproject.toml
@@ -33,7 +33,14 @@ screenshots: install
 	@bash scripts/system-deps.sh --with-browser
 	PORTAL_ARCHIVE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/web/test_browser.py -k xlsx
 
-test: install system-deps
+# pywb replays our WARC files in a test; it lives in its own environment because it pulls
+# in brotlipy, which shadows the Brotli module Scrapy decodes with (docs/warc.md).
+$(VENV)-replay/.installed:
+	$(PYTHON) -m venv $(VENV)-replay
+	$(VENV)-replay/bin/pip install --quiet 'pywb==2.10.0'
+	@touch $@
+
+test: install system-deps $(VENV)-replay/.installed
 	@bash scripts/system-deps.sh --with-browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -53,7 +60,17 @@ bench: install
 	$(PY) bench/bench_index.py --corpus generated --out bench/results/search_generated.md
 	$(PY) bench/doctext.py --out bench/results/doctext.md
 	$(PY) bench/docmeta.py --out bench/results/docmeta.md
+	$(PY) bench/bench_recrawl.py --out bench/results/recrawl.md
+	$(PY) bench/bench_resume.py --out bench/results/resume.md
+	$(PY) bench/bench_warc.py --out bench/results/warc.md
+	$(PY) bench/report.py
+
+# The long ones (about 20 and 50 minutes): a 10,000-article portal, 100,000 articles on the web.
+bench-big: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/bench_scale.py --out bench/results/scale.md
+	$(PY) bench/bench_web.py --out bench/results/web.md
 	$(PY) bench/report.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VENV)-replay $(DEMO_DATA) .pytest_cache build *.egg-info

@@ -230,10 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
 
-    from archive import schedules, units_cli
+    from archive import schedules, units_cli, warc_cli
 
     schedules.add_cli(sub, common)
     units_cli.add_cli(sub, common)
+    warc_cli.add_cli(sub, common)
     return p
 
 
@@ -955,6 +956,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return schedules.cmd_scheduler(args, config_from(args))
 
 
+def cmd_import_warc(args: argparse.Namespace) -> int:
+    from archive import warc_cli
+
+    return warc_cli.cmd_import_warc(args, config_from(args))
+
+
 def cmd_units(args: argparse.Namespace) -> int:
     from archive import units_cli
 
@@ -965,6 +972,7 @@ COMMANDS = {
     "schedule": cmd_schedule,
     "scheduler": cmd_scheduler,
     "units": cmd_units,
+    "import-warc": cmd_import_warc,
     "check": cmd_check,
     "status": cmd_status,
     "serve": cmd_serve,

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -80,6 +81,15 @@ class RawResponse(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The WARC record of this fetch (scraper/warc.py; docs/warc.md): a file name in
+    # <data>/warc/ (an imported file: its absolute path), where its gzip member starts and
+    # how long it is; "response" or "revisit"; the payload digest ("sha1:<base32>"), which
+    # decides whether the next fetch of the URL is a revisit. NULL: fetched with WARC off.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
+    warc_type: Mapped[str | None] = mapped_column(String(10))
+    warc_digest: Mapped[str | None] = mapped_column(String(40))
 
 
 class Article(Base):
@@ -131,6 +141,10 @@ class ArticleVersion(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    # The WARC response record holding the page this version was extracted from.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
 
     article: Mapped[Article] = relationship(back_populates="versions")
     attachments: Mapped[list[Attachment]] = relationship(
@@ -181,6 +195,10 @@ class Download(Base):
     filename: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    # The WARC response record of the download that gave the file.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Document(Base):

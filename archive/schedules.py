@@ -429,16 +429,18 @@ def crawl_argv(
     *,
     portals_dir: str | os.PathLike[str] | None = None,
     allow_private: bool = False,
+    trigger: str = "scheduler",
 ) -> list[str]:
-    """The command line of a scheduled crawl.
+    """The command line of a scheduled crawl (or, with ``trigger="web"``, one started from
+    the web application).
 
     A database URL with a password is not put on the command line (``ps`` shows it to
-    every user): the child gets it from ``$PORTAL_ARCHIVE_DB`` instead (:func:`_child_env`).
+    every user): the child gets it from ``$PORTAL_ARCHIVE_DB`` instead (:func:`child_env`).
     """
     argv = [sys.executable, "-m", "archive.cli", "--data-dir", str(config.data_dir)]
     if not _has_password(config.db_url):
         argv += ["--db", config.db_url]
-    argv += ["crawl", *slugs, "--trigger", "scheduler"]
+    argv += ["crawl", *slugs, "--trigger", trigger]
     if portals_dir:
         argv += ["--portals", str(portals_dir)]
     if allow_private:
@@ -453,8 +455,15 @@ def _has_password(url: str) -> bool:
         return False
 
 
-def _child_env(config: Config, holder: str) -> dict[str, str]:
-    return {**os.environ, ENV_DB: config.db_url, locks.ENV_HOLDER: holder}
+def child_env(config: Config, holder: str | None = None) -> dict[str, str]:
+    """The environment of a crawl child: the database URL (never on its command line), and
+    the lock holder it inherits when the parent took the portal's lock for it."""
+    env = {**os.environ, ENV_DB: config.db_url}
+    if holder:
+        env[locks.ENV_HOLDER] = holder
+    else:
+        env.pop(locks.ENV_HOLDER, None)
+    return env
 
 
 @dataclass
@@ -641,7 +650,7 @@ class Scheduler:
             try:
                 process = subprocess.Popen(
                     argv,
-                    env=_child_env(self.archive.config, holder),
+                    env=child_env(self.archive.config, holder),
                     stdin=subprocess.DEVNULL,
                     # Its own session: a Ctrl-C meant for the scheduler does not reach the
                     # crawl twice (Scrapy takes a second signal as "stop now, uncleanly").

@@ -66,6 +66,10 @@ class ArticleItem(_Model):
     fetched_at: datetime
     raw_sha256: str | None = None
     crawl_run_id: int | None = None
+    #: The WARC response record of the page (file in <data>/warc/ or an imported file's path).
+    warc_file: str | None = None
+    warc_offset: int | None = Field(default=None, ge=0)
+    warc_length: int | None = Field(default=None, ge=0)
 
     @field_validator("published")
     @classmethod

@@ -48,6 +48,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _aware(when: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite gives back naive UTC times)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 class RawStore:
     """Content-addressed, gzip-compressed response bodies: ``raw/ab/<sha256>.gz``."""
 
@@ -335,6 +340,36 @@ class Archive:
             with self.session() as s:
                 s.execute(RawResponse.__table__.insert(), list(rows))
 
+    def warc_last_responses(self, portal_slug: str) -> dict[str, tuple]:
+        """URL → ``(payload digest, fetched_at, warc file, offset, length)`` of the latest
+        full WARC response record (status 200, in ``<data>/warc/``) of each URL the portal's
+        crawls fetched: what decides whether the next fetch is written as a revisit."""
+        stmt = (
+            select(
+                RawResponse.url,
+                RawResponse.warc_digest,
+                RawResponse.fetched_at,
+                RawResponse.warc_file,
+                RawResponse.warc_offset,
+                RawResponse.warc_length,
+            )
+            .join(CrawlRun, CrawlRun.id == RawResponse.crawl_run_id)
+            .join(Portal, Portal.id == CrawlRun.portal_id)
+            .where(
+                Portal.slug == portal_slug,
+                RawResponse.warc_type == "response",
+                RawResponse.status == 200,
+                RawResponse.warc_digest.isnot(None),
+            )
+            .order_by(RawResponse.id)
+        )
+        with self.session() as s:
+            return {
+                url: (digest, _aware(when), file, offset, length)
+                for url, digest, when, file, offset, length in s.execute(stmt)
+                if file and "/" not in file  # an imported file elsewhere: not ours to refer to
+            }
+
     # --- attachments ------------------------------------------------------------------
 
     def known_download(self, url: str) -> Download | None:
@@ -356,9 +391,12 @@ class Archive:
         size: int | None = None,
         file_type: str | None = None,
         run_id: int | None = None,
+        warc: tuple[str, int, int] | None = None,
+        fetched_at: datetime | None = None,
     ) -> None:
-        """Record one attachment fetch; a new file content becomes a Document row."""
-        now = utcnow()
+        """Record one attachment fetch; a new file content becomes a Document row.
+        ``warc``: (file, offset, length) of the download's WARC record."""
+        now = fetched_at or utcnow()
         with self.session() as s:
             if sha256 is not None and s.get(Document, sha256) is None:
                 s.add(
@@ -376,6 +414,7 @@ class Archive:
             row.sha256, row.status, row.error = sha256, status, error
             row.http_status, row.headers, row.filename = http_status, headers or {}, filename
             row.fetched_at, row.crawl_run_id = now, run_id
+            row.warc_file, row.warc_offset, row.warc_length = warc or (None, None, None)
             s.merge(row)
 
     def failed_downloads(self) -> list[dict]:
@@ -432,12 +471,18 @@ class Archive:
     # --- articles ---------------------------------------------------------------------
 
     def store_articles(
-        self, items: Iterable[ArticleItem], portal_id: int, run_id: int | None = None
+        self,
+        items: Iterable[ArticleItem],
+        portal_id: int,
+        run_id: int | None = None,
+        *,
+        seen_at_fetch: bool = False,
     ) -> Counter:
         """Store a batch of validated items in one transaction.
 
         New canonical URL → new article; same content → ``unchanged`` (last_seen and views
-        updated); changed content → a new version, the old one kept.
+        updated); changed content → a new version, the old one kept. ``seen_at_fetch``
+        (imports of old captures): first and last seen are the items' fetch times, not now.
         """
         counts: Counter = Counter()
         items = list(items)
@@ -466,6 +511,8 @@ class Archive:
                 aid = alias.get(item.canonical_url) or alias.get(item.url) or item.id
                 digest = item.content_hash()
                 article = articles.get(aid)
+                if seen_at_fetch:
+                    now = item.fetched_at
                 if article is None:
                     article = Article(
                         id=aid,
@@ -482,9 +529,17 @@ class Archive:
                     counts["new"] += 1
                 else:
                     version = current.get(aid)
-                    article.last_seen = now
+                    if seen_at_fetch:
+                        article.first_seen = min(_aware(article.first_seen), now)
+                        article.last_seen = max(_aware(article.last_seen), now)
+                    else:
+                        article.last_seen = now
                     if version is not None and version.content_hash == digest:
                         version.views = item.views if item.views is not None else version.views
+                        if version.warc_file is None and item.warc_file:  # archived before WARC
+                            version.warc_file = item.warc_file
+                            version.warc_offset = item.warc_offset
+                            version.warc_length = item.warc_length
                         counts["unchanged"] += 1
                     else:
                         if version is not None:
@@ -672,6 +727,15 @@ class Archive:
                 )
             )
             raw_sha256 = current.raw_sha256 if current else None
+            warc = (
+                {
+                    "file": current.warc_file,
+                    "offset": current.warc_offset,
+                    "length": current.warc_length,
+                }
+                if current is not None and current.warc_file
+                else None
+            )
             urls = [a["url"] for a in record.attachments]
             rows = {
                 d.url: (d, doc)
@@ -697,6 +761,7 @@ class Archive:
         return {
             "record": record,
             "raw_sha256": raw_sha256,
+            "warc": warc,  # the capture: archive.warcfiles.warc_record(config, file, offset)
             "attachments": attachments,
             "versions": self.versions(article_id),
         }
@@ -968,6 +1033,9 @@ def _version(
         fetched_at=item.fetched_at,
         raw_sha256=item.raw_sha256,
         crawl_run_id=run_id or item.crawl_run_id,
+        warc_file=item.warc_file,
+        warc_offset=item.warc_offset,
+        warc_length=item.warc_length,
         attachments=[
             Attachment(position=i, url=a.url, title=a.title) for i, a in enumerate(item.attachments)
         ],

@@ -26,6 +26,7 @@ from scrapy.pipelines.files import FilesPipeline
 
 from archive.config import Config
 from archive.store import Archive
+from scraper.warc import WARC_META
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,16 @@ HTML_EXTENSIONS = frozenset({"doc", "htm", "html", "xhtml", "mht", "mhtml"})
 def _may_be_html(filename: str | None, url: str) -> bool:
     names = (filename or "", unquote(urlsplit(url).path))
     return any(PurePosixPath(n).suffix.lower().lstrip(".") in HTML_EXTENSIONS for n in names)
+
+
+def _warc_content(response: Response, request: Request):
+    """The WARC record holding the file (:mod:`scraper.warc`), from the meta of the request
+    that got the response (after a redirect, not the request the pipeline made)."""
+    try:
+        meta = response.meta
+    except AttributeError:  # a response with no request
+        meta = request.meta
+    return (meta.get(WARC_META) or {}).get("content")
 
 
 def sniff_type(data: bytes, filename: str | None = None) -> str:
@@ -187,6 +198,7 @@ class AttachmentsPipeline(FilesPipeline):
             k.decode("latin-1"): [v.decode("latin-1") for v in vs]
             for k, vs in response.headers.items()
         }
+        ref = _warc_content(response, request)
         self.archive.record_download(
             request.url,
             sha256=sha,
@@ -197,6 +209,7 @@ class AttachmentsPipeline(FilesPipeline):
             size=len(body),
             file_type=file_type,
             run_id=self._run_id(),
+            warc=(ref.file, ref.offset, ref.length) if ref is not None else None,
         )
         self.crawler.stats.inc_value("attachments/downloaded")
         return sha

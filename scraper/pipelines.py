@@ -17,6 +17,7 @@ from archive.config import Config
 from archive.schema import ArticleItem
 from archive.store import Archive
 from scraper.incremental import ATTACHMENTS_ONLY
+from scraper.warc import WARC_META
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ def open_archive(settings) -> Archive:
         Config.resolve(settings.get("PORTAL_ARCHIVE_DATA_DIR"), settings.get("PORTAL_ARCHIVE_DB"))
     )
 
+
+#: Bodies whose WARC record is remembered until their article arrives (pages in flight).
+WARC_POINTERS_KEPT = 10_000
 
 #: Fields an article may lack; the share missing per run is kept (fields/missing/<name>).
 OPTIONAL_FIELDS = ("published", "author", "lead")
@@ -57,6 +61,8 @@ class ArchivePipeline:
         self.items: list[ArticleItem] = []
         self.fetches: list[dict] = []
         self.counts: Counter = Counter()
+        #: raw sha256 → the WARC record holding that body (the latest of each, bounded).
+        self.warc_content: dict = {}
         self.run_id: int | None = None
         self.portal_id: int | None = None
         self.status: str | None = None
@@ -83,6 +89,11 @@ class ArchivePipeline:
 
     def response_received(self, response: Response, request: Request, spider=None) -> None:
         sha = self.archive.raw.put(response.body)
+        warc = request.meta.get(WARC_META) or {}
+        if warc.get("content") is not None:  # where an article from this body points
+            self.warc_content[sha] = warc["content"]
+            if len(self.warc_content) > WARC_POINTERS_KEPT:
+                del self.warc_content[next(iter(self.warc_content))]
         self.fetches.append(
             {
                 "crawl_run_id": self.run_id,
@@ -94,7 +105,12 @@ class ArchivePipeline:
                 },
                 "sha256": sha,
                 "size": len(response.body),
-                "fetched_at": datetime.now(UTC),
+                "fetched_at": warc.get("date") or datetime.now(UTC),
+                "warc_file": warc.get("file"),
+                "warc_offset": warc.get("offset"),
+                "warc_length": warc.get("length"),
+                "warc_type": warc.get("type"),
+                "warc_digest": warc.get("digest"),
             }
         )
         if len(self.fetches) >= self.batch_size:
@@ -109,6 +125,9 @@ class ArchivePipeline:
         try:
             # "files" is the attachments pipeline's download report (stored by it already).
             data = {k: v for k, v in item.items() if k != "files"}
+            ref = self.warc_content.get(item.get("raw_sha256"))
+            if ref is not None:  # the WARC record of the page (scraper.warc)
+                data.update(warc_file=ref.file, warc_offset=ref.offset, warc_length=ref.length)
             article = ArticleItem.model_validate({**data, "crawl_run_id": self.run_id})
         except ValidationError as exc:
             self.counts["invalid"] += 1

@@ -70,7 +70,17 @@ DOWNLOADER_MIDDLEWARES = {
     "scraper.middlewares.BackoffRetryMiddleware": 550,
     # Just outside the retries: records by kind what they gave up on (failed/* stats).
     "scraper.middlewares.FailedRequestsMiddleware": 540,
+    # Next to the downloader: every exchange as sent and received, 3xx and retried 5xx
+    # included, still content-encoded (docs/warc.md).
+    "scraper.warc.WarcCaptureMiddleware": 950,
 }
+#: Write every HTTP exchange to WARC 1.1 files under <data>/warc/ (scraper/warc.py).
+PORTAL_ARCHIVE_WARC = True
+#: A WARC file is closed and a new one started once it reaches this size.
+PORTAL_ARCHIVE_WARC_MAX_BYTES = 1024**3
+#: An unchanged payload (same digest as the URL's last full record) is written as a revisit
+#: record; False writes every payload in full.
+PORTAL_ARCHIVE_WARC_REVISITS = True
 #: How many failed URLs a run records (``failed/urls``); the counts by kind are complete.
 PORTAL_ARCHIVE_FAILED_URLS_KEPT = 100
 ITEM_PIPELINES = {

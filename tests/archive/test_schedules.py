@@ -396,7 +396,7 @@ def test_crawl_command_line(config, tmp_path):
     # A password stays off the command line (ps shows it): the child reads $PORTAL_ARCHIVE_DB.
     secret = Config(config.data_dir, "postgresql://archive:s3cret@db/archive")
     assert not any("s3cret" in a for a in schedules.crawl_argv(secret, ["quan-a"]))
-    assert schedules._child_env(secret, "h")["PORTAL_ARCHIVE_DB"] == secret.db_url
+    assert schedules.child_env(secret, "h")["PORTAL_ARCHIVE_DB"] == secret.db_url
 
 
 def test_run_scheduler_stops_on_the_stop_event(config, tmp_path):
