@@ -37,7 +37,7 @@ screenshots: install
 # in brotlipy, which shadows the Brotli module Scrapy decodes with (docs/warc.md).
 $(VENV)-replay/.installed:
 	$(PYTHON) -m venv $(VENV)-replay
-	$(VENV)-replay/bin/pip install --quiet 'pywb==2.10.0'
+	$(VENV)-replay/bin/pip install --quiet 'pywb==2.10.0' 'wacz==0.6.0'
 	@touch $@
 
 test: install system-deps $(VENV)-replay/.installed

@@ -45,6 +45,15 @@ def _date(value: str) -> date:
         ) from None
 
 
+def _cdx_time(value: str) -> str:
+    from scraper.wayback import cdx_time
+
+    try:
+        return cdx_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -115,6 +124,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("cli", "scheduler", "web"),
         help="who started the crawl, as recorded with the run (default cli)",
     )
+    s.add_argument(
+        "--source",
+        choices=("live", "wayback"),
+        default="live",
+        help="wayback: the portal's captures in the Wayback Machine, not the portal itself "
+        "(docs/warc.md; PORTAL_ARCHIVE_WAYBACK_RPS requests a second, 1 by default)",
+    )
+    s.add_argument(
+        "--from", dest="wayback_from", type=_cdx_time, metavar="YEAR",
+        help="--source wayback: captures from this year (or yyyyMMdd…) on",
+    )  # fmt: skip
+    s.add_argument(
+        "--to", dest="wayback_to", type=_cdx_time, metavar="YEAR",
+        help="--source wayback: captures up to this year (or yyyyMMdd…), inclusive",
+    )  # fmt: skip
+    s.add_argument(
+        "--wayback-url",
+        metavar="URL",
+        help="--source wayback: the archive (default $PORTAL_ARCHIVE_WAYBACK_URL setting, "
+        "https://web.archive.org)",
+    )
 
     s = sub.add_parser(
         "extract", parents=[common], help="print what the extractor sees in one saved page"
@@ -158,10 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--format",
         "-f",
-        choices=("jsonl", "csv", "xlsx", "zip"),
+        choices=("jsonl", "csv", "xlsx", "zip", "warc", "wacz"),
         required=True,
         help="zip: a bundle with a manifest, JSONL, CSV, each article's text and the "
-        "original attachment files (sha256-checked)",
+        "original attachment files (sha256-checked); warc: the original captures of the "
+        "articles and their attachments, copied byte for byte (.warc.gz); wacz: that WARC "
+        "as WACZ, for ReplayWeb.page and pywb (docs/warc.md)",
     )
     s.add_argument("-o", "--output", required=True, help="output file ('-' for stdout)")
 
@@ -191,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", parents=[common], help="the staff web application")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument(
+        "--portals",
+        default=None,
+        metavar="DIR",
+        help="portal registry for crawls started from the web (default: the project's)",
+    )
+    s.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="let crawls started from the web reach private and loopback addresses",
+    )
 
     s = sub.add_parser("users", parents=[common], help="staff accounts of the web application")
     s.add_argument("action", choices=("add", "list", "passwd"))
@@ -272,8 +315,11 @@ def run_crawls(
     settings_overrides: Sequence[str] = (),
     quiet: bool = False,
     trigger: str = "cli",
+    wayback: dict | None = None,
 ) -> list[dict]:
-    """Crawl the given portal slugs / URLs in one Scrapy process; return their run records."""
+    """Crawl the given portal slugs / URLs in one Scrapy process; return their run records.
+    ``wayback`` (``{"wayback_url", "time_from", "time_to"}``, values may be None): crawl the
+    portals' captures in that web archive instead (scraper/spiders/wayback.py)."""
     from scraper import registry
     from scraper.middlewares import check_url
 
@@ -282,19 +328,27 @@ def run_crawls(
     from scrapy.utils.project import get_project_settings
 
     entries = registry.load_all(portals_dir) if any("://" not in t for t in targets) else {}
+    settings = get_project_settings()
+    if wayback is not None:
+        # Only the archive is contacted, never the portals.
+        wayback = {k: v for k, v in wayback.items() if v}
+        archive_url = wayback.get("wayback_url") or settings.get("PORTAL_ARCHIVE_WAYBACK_URL")
+        reason = check_url(archive_url, allow_private=allow_private)
+        if reason:
+            raise CliError(f"cannot crawl the web archive {archive_url}: {reason}")
     jobs: list[dict] = []
     for target in targets:
         if target == "all":
             jobs += [{"portal": slug} for slug in entries]
         elif "://" in target or "." in target and target not in entries:
             url = target if "://" in target else f"http://{target}"
-            reason = check_url(url, allow_private=allow_private)
+            reason = check_url(url, allow_private=allow_private) if wayback is None else None
             if reason:
                 raise CliError(f"cannot crawl {target}: {reason}")
             jobs.append({"url": url})
         elif target in entries:
             entry = entries[target]
-            for url in (*entry.start_urls, *entry.category_urls):
+            for url in (*entry.start_urls, *entry.category_urls) if wayback is None else ():
                 reason = check_url(url, allow_private=allow_private)
                 if reason:
                     raise CliError(f"cannot crawl {target}: {url}: {reason}")
@@ -315,7 +369,6 @@ def run_crawls(
         jobs = [job for job in jobs if "portal" not in job or job["portal"] in acquired]
         if not jobs:
             raise CliError("every portal asked for is being crawled already")
-        settings = get_project_settings()
         settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
         settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
         settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
@@ -335,9 +388,11 @@ def run_crawls(
             logging.getLogger(name).addFilter(_one_line_network_errors)
         crawlers = []
         for job in jobs:
-            crawler = process.create_crawler("portal")
+            crawler = process.create_crawler("portal" if wayback is None else "wayback")
             crawlers.append(crawler)
-            process.crawl(crawler, portals_dir=portals_dir, trigger=trigger, **job)
+            process.crawl(
+                crawler, portals_dir=portals_dir, trigger=trigger, **job, **(wayback or {})
+            )
         process.start()
     run_ids = [c.stats.get_value("archive/run_id") for c in crawlers]
     archive = Archive(config)
@@ -413,6 +468,15 @@ def print_runs(runs: Sequence[dict]) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = config_from(args)
     allow = args.allow_private or truthy(os.environ.get(ENV_ALLOW_PRIVATE))
+    wayback = None
+    if args.source == "wayback":
+        wayback = {
+            "wayback_url": args.wayback_url,
+            "time_from": args.wayback_from,
+            "time_to": args.wayback_to,
+        }
+    elif args.wayback_from or args.wayback_to or args.wayback_url:
+        raise CliError("--from, --to and --wayback-url go with --source wayback")
     started = time.perf_counter()
     runs = run_crawls(
         config,
@@ -422,6 +486,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         settings_overrides=[*args.set, *(["PORTAL_ARCHIVE_FULL_CRAWL=True"] if args.full else [])],
         quiet=args.quiet,
         trigger=args.trigger,
+        wayback=wayback,
     )
     print()
     print_runs(runs)
@@ -698,6 +763,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
         def write(fh, progress=None) -> int:
+            if args.format in ("warc", "wacz"):
+                from archive.export_warc import write_wacz, write_warc
+
+                writer = write_warc if args.format == "warc" else write_wacz
+                report = writer(
+                    archive, [r.id for r in records], fh, description=export_description(args)
+                )
+                extra.append(
+                    f"{report.responses} capture(s) ({report.copied} copied, "
+                    f"{report.synthesised} made from stored bodies), {report.attachments} "
+                    f"attachment(s)"
+                    + (f"; {len(report.missing)} not exported" if report.missing else "")
+                )
+                return report.articles
             if args.format != "zip":
                 return write_export(records, fh, args.format, progress=progress)
             from archive.bundle import write_bundle
@@ -811,8 +890,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise CliError(f"--port {args.port}: expected 1-65535")
+    from archive.web.operations import Operations
+
     config = config_from(args)
-    app = create_app(config)
+    allow = args.allow_private or truthy(os.environ.get(ENV_ALLOW_PRIVATE))
+    portals = Path(args.portals).resolve() if args.portals else None
+    app = create_app(config, operations=Operations(portals_dir=portals, allow_private=allow))
     print(f"serving {config.data_dir} on http://{args.host}:{args.port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

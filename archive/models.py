@@ -90,6 +90,11 @@ class RawResponse(Base):
     warc_length: Mapped[int | None] = mapped_column(BigInteger)
     warc_type: Mapped[str | None] = mapped_column(String(10))
     warc_digest: Mapped[str | None] = mapped_column(String(40))
+    # A capture taken from a web archive (``crawl --source wayback``, scraper/wayback.py):
+    # the URL actually fetched, e.g. https://web.archive.org/web/20240131083015id_/<url>,
+    # while ``url`` is the original URL and ``fetched_at`` the capture time. NULL: fetched
+    # from the site itself.
+    via: Mapped[str | None] = mapped_column(Text)
 
 
 class Article(Base):

@@ -949,6 +949,13 @@ class Archive:
         Its listings were not all walked, or not all their articles fetched, so the next
         crawl must not trust the incremental stop rule. A 404 or 410 does not count: a dead
         link on a portal would otherwise make every crawl walk everything.
+
+        Runs that did not walk the site (a wayback crawl, an import: :func:`walked_the_site`)
+        neither count as its last clean finish nor as interrupted, except when no crawl of
+        the site ever finished cleanly: then the archive holds articles whose listings were
+        never walked to the end (a web archive captured the newest articles only, say), and
+        those runs are returned, so that the next crawl walks every listing page (skipping
+        the articles it has) instead of stopping at the first known ones.
         """
         with self.session() as s:
             portal_id = s.scalar(select(Portal.id).where(Portal.slug == portal_slug))
@@ -961,15 +968,36 @@ class Archive:
                 mine, CrawlRun.status == "finished"
             )
             last_clean = max(
-                (rid for rid, stats in s.execute(finished) if not transient_failures(stats)),
+                (
+                    rid
+                    for rid, stats in s.execute(finished)
+                    if walked_the_site(stats) and not transient_failures(stats)
+                ),
                 default=None,
             )
             if last_clean is not None:
                 mine = mine & (CrawlRun.id > last_clean)
-            return [
-                {"id": r.id, "status": r.status, "started_at": r.started_at}
-                for r in s.scalars(select(CrawlRun).where(mine).order_by(CrawlRun.id))
-            ]
+            runs = list(s.scalars(select(CrawlRun).where(mine).order_by(CrawlRun.id)))
+            if last_clean is not None or all(walked_the_site(r.stats) for r in runs):
+                runs = [r for r in runs if walked_the_site(r.stats)]
+            return [{"id": r.id, "status": r.status, "started_at": r.started_at} for r in runs]
+
+    # --- captures taken from a web archive (scraper.wayback) -----------------------------
+
+    def archived_captures_fetched(self, portal_slug: str) -> set[str]:
+        """The ``via`` URLs (a web archive's capture URLs, ``…/web/<time>id_/<url>``) of the
+        portal's fetch records from runs that ended in order (finished, or stopped and
+        flushed): captures a wayback crawl need not fetch again. The captures of a run that
+        was killed or failed are left out: the articles of its last second may be lost."""
+        ended = (CrawlRun.status == "finished") | CrawlRun.status.like("stopped%")
+        stmt = (
+            select(RawResponse.via)
+            .join(CrawlRun, CrawlRun.id == RawResponse.crawl_run_id)
+            .join(Portal, Portal.id == CrawlRun.portal_id)
+            .where(Portal.slug == portal_slug, RawResponse.via.isnot(None), ended)
+        )
+        with self.session() as s:
+            return set(s.scalars(stmt))
 
     def article_urls_seen_since(self, portal_slug: str, since: datetime) -> set[str]:
         """Every URL (canonical or alias) of the portal's articles stored or seen again at or
@@ -1136,6 +1164,18 @@ ERROR_STATS = ("failed/total", "pages/error", "spider_exceptions/count")
 #: is gone. Every other kind (5xx, 429, timeouts, dropped connections, redirect loops, pages
 #: over the size cap…) may pass next time.
 PERMANENT_FAILURES = ("http_404", "http_410")
+
+
+#: Run modes (``incremental/mode`` in a run's stats) that did not walk the live site: a crawl
+#: of a web archive's captures (scraper/wayback.py) and an import of WARC files. Whether the
+#: last live crawl finished is decided without them: a wayback run that finished after a
+#: killed crawl must not hide it (the next crawl would trust the stop rule and lose articles).
+NOT_SITE_WALKS = ("wayback", "import")
+
+
+def walked_the_site(stats: dict | None) -> bool:
+    """Whether a run crawled the portal itself (not a web archive's captures, not an import)."""
+    return (stats or {}).get("incremental/mode") not in NOT_SITE_WALKS
 
 
 def transient_failures(stats: dict | None) -> int:

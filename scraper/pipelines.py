@@ -31,6 +31,10 @@ def open_archive(settings) -> Archive:
 #: Bodies whose WARC record is remembered until their article arrives (pages in flight).
 WARC_POINTERS_KEPT = 10_000
 
+#: Request meta: the response is a web archive's capture of the page (scraper/wayback.py):
+#: ``{"url": original URL, "date": capture time, "via": the capture URL fetched}``.
+ARCHIVED_CAPTURE = "archived_capture"
+
 #: Fields an article may lack; the share missing per run is kept (fields/missing/<name>).
 OPTIONAL_FIELDS = ("published", "author", "lead")
 
@@ -66,6 +70,9 @@ class ArchivePipeline:
         self.run_id: int | None = None
         self.portal_id: int | None = None
         self.status: str | None = None
+        #: First and last seen are the items' fetch times, not now (a spider whose pages
+        #: are a web archive's old captures says so with ``seen_at_fetch = True``).
+        self.seen_at_fetch = False
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -85,11 +92,13 @@ class ArchivePipeline:
             config=e.as_dict(),
         )
         self.run_id = self.archive.start_run(self.portal_id, getattr(spider, "trigger", "scrapy"))
+        self.seen_at_fetch = bool(getattr(spider, "seen_at_fetch", False))
         self.stats.set_value("archive/run_id", self.run_id)
 
     def response_received(self, response: Response, request: Request, spider=None) -> None:
         sha = self.archive.raw.put(response.body)
         warc = request.meta.get(WARC_META) or {}
+        archived = request.meta.get(ARCHIVED_CAPTURE) or {}
         if warc.get("content") is not None:  # where an article from this body points
             self.warc_content[sha] = warc["content"]
             if len(self.warc_content) > WARC_POINTERS_KEPT:
@@ -105,12 +114,13 @@ class ArchivePipeline:
                 },
                 "sha256": sha,
                 "size": len(response.body),
-                "fetched_at": warc.get("date") or datetime.now(UTC),
+                "fetched_at": warc.get("date") or archived.get("date") or datetime.now(UTC),
                 "warc_file": warc.get("file"),
                 "warc_offset": warc.get("offset"),
                 "warc_length": warc.get("length"),
                 "warc_type": warc.get("type"),
                 "warc_digest": warc.get("digest"),
+                "via": archived.get("via"),
             }
         )
         if len(self.fetches) >= self.batch_size:
@@ -184,7 +194,9 @@ class ArchivePipeline:
         self._flush_fetches()
         self.flushed_at = time.monotonic()
         if self.items:
-            counts = self.archive.store_articles(self.items, self.portal_id, self.run_id)
+            counts = self.archive.store_articles(
+                self.items, self.portal_id, self.run_id, seen_at_fetch=self.seen_at_fetch
+            )
             self.items = []
             self.counts.update(counts)
             for key, n in counts.items():

@@ -81,6 +81,15 @@ PORTAL_ARCHIVE_WARC_MAX_BYTES = 1024**3
 #: An unchanged payload (same digest as the URL's last full record) is written as a revisit
 #: record; False writes every payload in full.
 PORTAL_ARCHIVE_WARC_REVISITS = True
+# Crawls of a web archive's captures: ``crawl SLUG --source wayback`` (scraper/wayback.py,
+# docs/warc.md). Only the archive is contacted, never the portal.
+#: The Wayback Machine, or any server with its CDX API and ``id_`` captures.
+PORTAL_ARCHIVE_WAYBACK_URL = "https://web.archive.org"
+#: Requests per second to it, every one counted (CDX pages, captures, robots.txt, retries);
+#: 0: no cap. The Internet Archive asks for low rates; a 429 or 503 pauses them all.
+PORTAL_ARCHIVE_WAYBACK_RPS = 1.0
+#: CDX rows asked for per listing page (``limit``; the next page by ``resumeKey``).
+PORTAL_ARCHIVE_WAYBACK_PAGE_SIZE = 5000
 #: How many failed URLs a run records (``failed/urls``); the counts by kind are complete.
 PORTAL_ARCHIVE_FAILED_URLS_KEPT = 100
 ITEM_PIPELINES = {

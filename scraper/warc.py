@@ -272,11 +272,14 @@ class WarcFileWriter:
         not_modified: bool = False,
         ip_address: str | None = None,
         truncated: str | None = None,
+        warc_headers: dict[str, str] | None = None,
     ) -> WarcRef:
         """Write a response (or revisit) record and its request record; the response's
         place is returned. ``revisit_of``: the earlier record with the same payload (an
         identical-payload-digest revisit); ``not_modified``: a 304 (server-not-modified
-        revisit, referring to ``revisit_of`` when known)."""
+        revisit, referring to ``revisit_of`` when known); ``warc_headers``: more WARC
+        headers for both records (e.g. ``WARC-Source-URI`` of a capture taken from a web
+        archive, scraper/wayback.py)."""
         if self.fh is None or self.size >= self.max_bytes:
             self._close_file()
             self._open()
@@ -294,6 +297,7 @@ class WarcFileWriter:
         }
         if ip_address:
             extra["WARC-IP-Address"] = ip_address
+        extra.update(warc_headers or {})
         request_extra = dict(extra)
         if not_modified or revisit_of is not None:
             record = w.create_warc_record(

@@ -27,16 +27,13 @@ Tokens
 from __future__ import annotations
 
 import re
+import sys
+from array import array as _array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate as _accumulate
-from pickle import dumps as _dumps
-from pickle import loads as _loads
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.formats import Positions
-from whoosh.system import _INT_SIZE
-from whoosh.system import pack_uint as _pack_uint
 
 from archive.text import FOLD_SAME_LENGTH, canonical_tones_nfc, nfc
 
@@ -46,6 +43,8 @@ __all__ = [
     "VietnameseAnalyzer",
     "VietnamesePositions",
     "analyze_query",
+    "decode_positions",
+    "encode_positions",
     "normalise_doc_number",
 ]
 
@@ -211,14 +210,43 @@ class VietnameseAnalyzer(Tokenizer):
         return poses
 
 
-# Most terms occur once in an article: their encoded posting value depends on the position
-# alone, so it is built once (Positions.encode: frequency + pickled position deltas).
-_SINGLE_POSITION = [_pack_uint(1) + _dumps([p], 2) for p in range(4096)]
+# A posting's positions are stored as a raw array of 32-bit little-endian integers (absolute
+# positions; the count is the length / 4), not as Whoosh's count + pickled deltas: a phrase
+# query decodes the positions of every candidate document, and search.postings joins the
+# values of thousands of postings and decodes them with ONE memoryview cast, where the pickle
+# needed a loads() and a running sum per posting (~1.5 µs; 100,000 candidates at 100,000
+# articles). Sizes are alike: 8 bytes for a single position (pickle: 14), 4 per position after.
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
+assert _array("I").itemsize == 4
+
+
+def encode_positions(poslist: list[int]) -> bytes:
+    """The stored value for a posting with these (ascending) positions."""
+    arr = _array("I", poslist)
+    if not _LITTLE_ENDIAN:
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def decode_positions(value: bytes) -> list[int]:
+    """The positions in a stored value; several values joined decode as one list."""
+    if _LITTLE_ENDIAN:
+        return memoryview(value).cast("I").tolist()
+    arr = _array("I")
+    arr.frombytes(value)
+    arr.byteswap()
+    return arr.tolist()
+
+
+# Most terms occur once in an article: their value depends on the position alone.
+_SINGLE_POSITION = [encode_positions([p]) for p in range(4096)]
 
 
 class VietnamesePositions(Positions):
-    """``Positions`` (same on-disk encoding) that asks :class:`VietnameseAnalyzer` for its
-    term -> positions map directly: no Token generator, no per-token dict updates."""
+    """``Positions`` (phrases, frequencies, weights) with raw 32-bit positions (see above),
+    that asks :class:`VietnameseAnalyzer` for its term -> positions map directly: no Token
+    generator, no per-token dict updates."""
 
     def word_values(self, value, analyzer, **kwargs):  # noqa: ANN001, ANN201 - Whoosh API
         fast = getattr(analyzer, "position_lists", None)
@@ -230,21 +258,19 @@ class VietnamesePositions(Positions):
         limit = len(single)
         for w, poslist in fast(value, kwargs.get("start_pos", 0)).items():
             n = len(poslist)
-            if n == 1:
-                p = poslist[0]
-                if p < limit:
-                    yield (w, 1, fb, single[p])
-                    continue
-                deltas = poslist
+            if n == 1 and poslist[0] < limit:
+                yield (w, 1, fb, single[poslist[0]])
             else:
-                deltas = [poslist[0]]
-                deltas += [b - a for a, b in zip(poslist, poslist[1:], strict=False)]
-            yield (w, n, n * fb, _pack_uint(n) + _dumps(deltas, 2))
+                yield (w, n, n * fb, encode_positions(poslist))
+
+    def encode(self, poslist: list[int]) -> bytes:
+        return encode_positions(poslist)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
-        if not valuestring.endswith(b"."):  # as Positions: the codec may strip pickle's STOP
-            valuestring += b"."
-        return list(_accumulate(_loads(valuestring[_INT_SIZE:])))
+        return decode_positions(valuestring)
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return len(valuestring) >> 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,35 +10,63 @@ Query language (parsed here, not by Whoosh's QueryParser):
   ``07/2022/QD-UBND``;
 * ``-word`` or ``-"a phrase"`` excludes (an accented excluded word excludes that spelling only);
 * an empty query (or only exclusions) lists everything that passes the filters.
+
+How a query runs (see docs/benchmarks.md, "Web application", for the measurements): the
+query becomes :class:`Clause` s; each segment's posting lists are read whole
+(:mod:`search.postings`), the match set is a Python set intersection (phrases checked on the
+positions of the documents left), and the BM25F scores are summed term by term over the
+postings — the same formula, parameters and statistics as Whoosh's ``BM25F``, so a page ranks
+as :func:`build_query` run by Whoosh would (tests/search check it). Words in few matches
+(title words) are scored first; the words in every match are then scored only for the
+matches that could still make the page (:meth:`_Segment.best`). Filters, date sorting and
+facet counts read column values cached once per searcher; totals and facets count every
+match exactly. Only the hits of the page get stored fields and a snippet.
 """
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import compress, repeat
+from operator import add, getitem, mul
+from typing import Any
 
 from whoosh import query as Q
-from whoosh import sorting
-from whoosh.highlight import ContextFragmenter, Formatter, Highlighter, get_text
+from whoosh.highlight import (
+    ContextFragmenter,
+    Formatter,
+    Highlighter,
+    get_text,
+    set_matched_filter,
+    top_fragments,
+)
 from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, WrappingMatcher
 from whoosh.query.spans import Span, SpanWrappingMatcher
 from whoosh.searching import Searcher
 from whoosh.util import make_binary_tree
+from whoosh.util.numeric import length_to_byte
+from whoosh.util.times import datetime_to_long
 
 from archive.text import nfc
+from search import postings
 from search.analysis import QueryToken, analyze_query
-from search.index import SearchIndex, kind_slug, local_naive, parse_pub
+from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 
-__all__ = ["Hit", "SearchResult", "build_query", "search"]
+__all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse_query",
+           "search", "search_ids"]  # fmt: skip
 
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
 SORTS = ("relevance", "newest", "oldest")
 TYPES = ("article", "document")
 SNIPPET_CHARS = 240
+#: search_ids() ranks its ids (as the result pages) up to this many matches; beyond, it
+#: returns them unscored in index order (an export that large is read in database order).
+RANK_IDS_LIMIT = 2000
 _QUERY_PART = re.compile(r'(?:(?<=\s)|^)(-?)"([^"]*)"?|(?:(?<=\s)|^)-(\S+)')
 
 
@@ -66,12 +94,98 @@ class SearchResult:
     query: str = ""
 
 
-# --- query building ---------------------------------------------------------------------------
+# --- the parsed query -------------------------------------------------------------------------
 #
 # Matching is decided on the "body" field alone (it also holds the title, lead, unit and cited
-# numbers) with the FOLDED forms: one term matcher per word, one phrase per quoted phrase.
-# Everything that only ranks — title matches, exact-accent matches — goes into the optional
-# side of an AndMaybe, which Whoosh evaluates only on documents the required side matched.
+# numbers) with the FOLDED forms: one term per word, one phrase per quoted phrase. Everything
+# that only ranks — title matches, exact-accent matches — is optional: it adds to the score
+# of a document the required clauses matched, and never matches on its own.
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One word (or one phrase: adjacent, in order) in one field, with its score boost."""
+
+    field: str
+    words: tuple[str, ...]
+    boost: float = 1.0
+
+    @property
+    def is_phrase(self) -> bool:
+        return len(self.words) > 1
+
+    def whoosh(self) -> Q.Query:
+        """The equivalent Whoosh query (what :func:`build_query` returns)."""
+        if self.is_phrase:
+            return FastPhrase(self.field, list(self.words), boost=self.boost)
+        return Q.Term(self.field, self.words[0], boost=self.boost)
+
+
+@dataclass
+class ParsedQuery:
+    """A query as clauses: all ``required`` must match and none of ``excluded``; the score
+    sums the required and the ``optional`` clauses that match (BM25F per word)."""
+
+    required: list[Clause] = field(default_factory=list)
+    optional: list[Clause] = field(default_factory=list)
+    excluded: list[Clause] = field(default_factory=list)
+
+    def highlight_words(self, fieldname: str = "body") -> frozenset[str]:
+        return frozenset(
+            w for c in self.required + self.optional if c.field == fieldname for w in c.words
+        )
+
+
+def _clauses(toks: list[QueryToken]) -> tuple[Clause, list[Clause]]:
+    """(the required clause, the scoring-only clauses) of a word or phrase: the title
+    (boosted by the field) and the exact spellings."""
+    folded = tuple(t.folded for t in toks)
+    optional = [Clause("title", folded)]
+    for t in toks:
+        if t.exact:
+            optional.append(Clause("body", (t.exact,), EXACT_BOOST))
+            optional.append(Clause("title", (t.exact,), EXACT_BOOST))
+    return Clause("body", folded), optional
+
+
+def parse_query(text: str) -> ParsedQuery | None:
+    """``text`` as clauses, or None when it has nothing to match on (empty, or only
+    punctuation)."""
+    parsed = ParsedQuery()
+
+    def add(toks: list[QueryToken], negative: bool) -> None:
+        if not toks:
+            return
+        if negative:
+            # its exact spelling when it has accents, else folded
+            parsed.excluded.append(Clause("body", tuple(t.exact or t.folded for t in toks)))
+        else:
+            required, optional = _clauses(toks)
+            parsed.required.append(required)
+            parsed.optional.extend(optional)
+
+    text = nfc(text)
+    rest: list[str] = []
+    last = 0
+    for m in _QUERY_PART.finditer(text):
+        rest.append(text[last : m.start()])
+        last = m.end()
+        if m.group(3) is not None:  # -word
+            add(analyze_query(m.group(3)), negative=True)
+        else:  # "phrase" or -"phrase"
+            add(analyze_query(m.group(2) or ""), negative=bool(m.group(1)))
+    rest.append(text[last:])
+    for tok in analyze_query(" ".join(rest)):
+        add([tok], negative=False)
+    if not parsed.required and not parsed.excluded:
+        return None
+    return parsed
+
+
+# --- the same query for Whoosh ----------------------------------------------------------------
+#
+# search() does not run these; they are the reference its matching and scoring are checked
+# against (tests/search), and a way to use the query language with Whoosh's own API.
 
 
 class _PhraseMatcher(SpanWrappingMatcher):
@@ -129,83 +243,102 @@ def _union(parts: list[Q.Query]) -> Q.Query:
     return q
 
 
-def _required(toks: list[QueryToken]) -> Q.Query:
-    if len(toks) == 1:
-        return Q.Term("body", toks[0].folded)
-    return FastPhrase("body", [t.folded for t in toks])
-
-
-def _optional(toks: list[QueryToken]) -> list[Q.Query]:
-    """Scoring-only clauses: the title (boosted by the field) and the exact spellings."""
-    out: list[Q.Query] = []
-    if len(toks) == 1:
-        out.append(Q.Term("title", toks[0].folded))
-    else:
-        out.append(FastPhrase("title", [t.folded for t in toks]))
-    for t in toks:
-        if t.exact:
-            out.append(Q.Term("body", t.exact, boost=EXACT_BOOST))
-            out.append(Q.Term("title", t.exact, boost=EXACT_BOOST))
-    return out
-
-
-def _excluded(toks: list[QueryToken]) -> Q.Query:
-    """An excluded word or phrase: its exact spelling when it has accents, else folded."""
-    words = [t.exact or t.folded for t in toks]
-    return Q.Term("body", words[0]) if len(words) == 1 else FastPhrase("body", words)
-
-
 def build_query(text: str) -> Q.Query | None:
-    """The scored Whoosh query for ``text``, or None when it has nothing to match on."""
-    built = _build(text)
-    return None if built is None else built[0]
-
-
-def _build(text: str) -> tuple[Q.Query, Q.Query] | None:
-    """(scored query, match-only query): the second has no scoring-only clauses and is
-    what totals and facet counts run."""
-    required: list[Q.Query] = []
-    optional: list[Q.Query] = []
-    excluded: list[Q.Query] = []
-
-    def add(toks: list[QueryToken], negative: bool) -> None:
-        if not toks:
-            return
-        if negative:
-            excluded.append(_excluded(toks))
-        else:
-            required.append(_required(toks))
-            optional.extend(_optional(toks))
-
-    text = nfc(text)
-    rest: list[str] = []
-    last = 0
-    for m in _QUERY_PART.finditer(text):
-        rest.append(text[last : m.start()])
-        last = m.end()
-        if m.group(3) is not None:  # -word
-            add(analyze_query(m.group(3)), negative=True)
-        else:  # "phrase" or -"phrase"
-            add(analyze_query(m.group(2) or ""), negative=bool(m.group(1)))
-    rest.append(text[last:])
-    for tok in analyze_query(" ".join(rest)):
-        add([tok], negative=False)
-
-    if not required:
-        if not excluded:
-            return None
-        match: Q.Query = Q.Every()
-        scored = match
+    """The scored Whoosh query for ``text``, or None when it has nothing to match on: the
+    required clauses AND-ed, the optional ones in an ``AndMaybe``, the excluded in an
+    ``AndNot``."""
+    parsed = parse_query(text)
+    if parsed is None:
+        return None
+    if parsed.required:
+        parts = [c.whoosh() for c in parsed.required]
+        scored: Q.Query = parts[0] if len(parts) == 1 else Q.And(parts)
+        if parsed.optional:
+            scored = Q.AndMaybe(scored, _union([c.whoosh() for c in parsed.optional]))
     else:
-        match = required[0] if len(required) == 1 else Q.And(required)
-        scored = Q.AndMaybe(match, _union(optional)) if optional else match
-    if excluded:
-        match = Q.AndNot(match, _union(excluded))
-        scored = Q.AndNot(scored, _union(excluded))
-    return scored, match
+        scored = Q.Every()
+    if parsed.excluded:
+        scored = Q.AndNot(scored, _union([c.whoosh() for c in parsed.excluded]))
+    return scored
 
 
-def _filter(
+# --- per-searcher data ------------------------------------------------------------------------
+#
+# Column values read once per searcher (a searcher sees one unchanging set of segments; the
+# index gives out a new one after a commit): facets, filters and date sorting are then one
+# list lookup per document. ~1 s to load at 100,000 articles, then nothing.
+
+_FACET_COLUMNS = {
+    "type": "type",
+    "portal": "portal",
+    "topic": "topicset",
+    "doc_kind": "doc_kindset",
+    "year": "year",
+}
+_MULTI_VALUED = {"topic", "doc_kind"}  # space-separated sets: each member counts
+
+
+class _SearcherData:
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self._columns: dict[str, list[Any]] = {}
+        self._ranks: dict[bool, list[int]] = {}
+        self._factors: dict[str, _BM25Factors] = {}
+        self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
+
+    @classmethod
+    def of(cls, searcher: Searcher) -> _SearcherData:
+        data = getattr(searcher, "_portal_archive_data", None)
+        if data is None:
+            data = searcher._portal_archive_data = cls(searcher)  # type: ignore[attr-defined]
+        return data
+
+    def column(self, name: str) -> list[Any]:
+        """Every document's value of a sortable field (text decoded, one string object per
+        distinct value; dates as the long integers Whoosh stores)."""
+        values = self._columns.get(name)
+        if values is None:
+            texts: dict[bytes, str] = {}
+            values = []
+            for v in self.searcher.reader().column_reader(name, translate=False):
+                if isinstance(v, bytes):
+                    t = texts.get(v)
+                    v = texts[v] = v.decode("utf-8") if t is None else t
+                values.append(v)
+            self._columns[name] = values
+        return values
+
+    def bm25_factors(self, fieldname: str) -> _BM25Factors:
+        factors = self._factors.get(fieldname)
+        if factors is None:
+            weighting = self.searcher.weighting
+            b = weighting._field_B.get(fieldname, weighting.B)
+            avgfl = self.searcher.avg_field_length(fieldname) or 1
+            factors = self._factors[fieldname] = _BM25Factors(weighting.K1, b, avgfl)
+        return factors
+
+    def date_rank(self, newest: bool) -> list[int]:
+        """docnum -> its place in date order: dated documents first (newest or oldest
+        first), undated ones last either way; ties in index order."""
+        rank = self._ranks.get(newest)
+        if rank is None:
+            dated, published = self.column("dated"), self.column("published")
+            sign = -1 if newest else 1
+            order = sorted(
+                range(len(dated)), key=lambda d: (dated[d] != "1", sign * (published[d] or 0))
+            )
+            rank = [0] * len(order)
+            for place, d in enumerate(order):
+                rank[d] = place
+            self._ranks[newest] = rank
+        return rank
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def _allowed(
+    data: _SearcherData,
     portal: str | list[str] | None,
     topic: str | None,
     date_from: date | None,
@@ -213,28 +346,53 @@ def _filter(
     type_: str | None = None,
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
-) -> Q.Query | None:
-    parts: list[Q.Query] = []
+) -> list[set[int]] | None:
+    """Per leaf segment, the local docnums every filter lets through; None when there is no
+    filter."""
+    keyword: list[tuple[str, list[str]]] = []
     if portal:
-        portals = [portal] if isinstance(portal, str) else list(portal)
-        parts.append(Q.Or([Q.Term("portal", p) for p in portals]))
+        keyword.append(("portal", [portal] if isinstance(portal, str) else list(portal)))
     if topic:
-        parts.append(Q.Term("topics", topic.lower()))
+        keyword.append(("topics", [topic.lower()]))
     if type_:
-        parts.append(Q.Term("type", type_))
+        keyword.append(("type", [type_]))
     if doc_kind:
         kinds = [doc_kind] if isinstance(doc_kind, str) else list(doc_kind)
-        parts.append(Q.Or([Q.Term("doc_kinds", kind_slug(k)) for k in kinds]))
+        keyword.append(("doc_kinds", [kind_slug(k) for k in kinds]))
     if year:
-        years = [year] if isinstance(year, int) else list(year)
-        parts.append(Q.Or([Q.Term("year", str(y)) for y in years]))
-    if date_from or date_to:
-        start = _day_start(date_from) if date_from else None
-        end = _day_end(date_to) if date_to else None
-        parts.append(Q.DateRange("published", start, end))
-    if not parts:
+        keyword.append(("year", [str(y) for y in ([year] if isinstance(year, int) else year)]))
+    if not keyword and not (date_from or date_to):
         return None
-    return parts[0] if len(parts) == 1 else Q.And(parts)
+    if date_from or date_to:
+        # the column, not Whoosh's DateRange (a union of ~100 range terms: 450 ms at 100k)
+        low = datetime_to_long(_day_start(date_from)) if date_from else -1
+        high = datetime_to_long(_day_end(date_to)) if date_to else float("inf")
+        dated, published = data.column("dated"), data.column("published")
+    # the most selective first: each later filter only narrows the set
+    keyword.sort(key=lambda kv: _doc_frequency(data, *kv))
+    out: list[set[int]] = []
+    for reader, offset in data.leaves:
+        allowed: set[int] | None = None
+        for fieldname, values in keyword:
+            found: set[int] = set()
+            for value in values:
+                found.update(postings.read(reader, fieldname, value).ids)
+            allowed = found if allowed is None else allowed & found
+            if not allowed:
+                break
+        if date_from or date_to:
+            span = range(reader.doc_count_all()) if allowed is None else allowed
+            allowed = {
+                d for d in span if dated[d + offset] == "1" and low <= published[d + offset] <= high
+            }
+        if allowed and reader.has_deletions():  # postings leave them out; columns do not
+            allowed -= set(reader.deleted_docs_set)
+        out.append(allowed or set())
+    return out
+
+
+def _doc_frequency(data: _SearcherData, fieldname: str, values: list[str]) -> int:
+    return sum(data.searcher.doc_frequency(fieldname, v) for v in values)
 
 
 def _day_start(d: date) -> datetime:
@@ -243,6 +401,287 @@ def _day_start(d: date) -> datetime:
 
 def _day_end(d: date) -> datetime:
     return local_naive(d) if isinstance(d, datetime) else datetime.combine(d, time.max)
+
+
+# --- matching and scoring, one segment at a time -----------------------------------------------
+
+
+class _Segment:
+    """One segment's part of a query: its posting lists (read once), the documents that
+    match, and their scores."""
+
+    def __init__(self, reader: Any, offset: int, parsed: ParsedQuery | None) -> None:
+        self.reader = reader
+        self.offset = offset
+        self.parsed = parsed
+        self._postings: dict[tuple[str, str], postings.Postings] = {}
+        self._shortest: dict[str, int] = {}  # field -> the smallest length byte but 0
+        self._phrase_words = set()
+        if parsed is not None:
+            self._phrase_words = {
+                (c.field, w)
+                for c in parsed.required + parsed.optional + parsed.excluded
+                if c.is_phrase
+                for w in c.words
+            }
+
+    def postings(self, fieldname: str, word: str) -> postings.Postings:
+        key = (fieldname, word)
+        p = self._postings.get(key)
+        if p is None:
+            p = postings.read(self.reader, fieldname, word, values=key in self._phrase_words)
+            self._postings[key] = p
+        return p
+
+    def matches(self, allowed: set[int] | None) -> set[int]:
+        """Local docnums of the live documents that match; ``allowed``: local docnums the
+        filters let through (None: no filter)."""
+        parsed = self.parsed
+        required = parsed.required if parsed is not None else []
+        if not required:
+            n = self.reader.doc_count_all()
+            found = set(range(n)) if allowed is None else set(allowed)
+            if self.reader.has_deletions():
+                found -= set(self.reader.deleted_docs_set)
+        else:
+            lists = [self.postings(c.field, w).ids for c in required for w in c.words]
+            lists.sort(key=len)
+            if not lists[0]:
+                return set()
+            found = set(lists[0]) if allowed is None else allowed.intersection(lists[0])
+            for ids in lists[1:]:
+                if not found:
+                    return found
+                found.intersection_update(ids)
+            for c in required:
+                if c.is_phrase and found:
+                    found = postings.phrase_docs(
+                        [self.postings(c.field, w) for w in c.words], found
+                    )
+        if parsed is not None:
+            for c in parsed.excluded:
+                if not found:
+                    break
+                if c.is_phrase:
+                    found -= postings.phrase_docs(
+                        [self.postings(c.field, w) for w in c.words], found
+                    )
+                else:
+                    found.difference_update(self.postings(c.field, c.words[0]).ids)
+        return found
+
+    def best(self, searcher: Searcher, found: set[int], limit: int) -> list[tuple[float, int]]:
+        """(BM25F score, local docnum) of the ``limit`` best matches, best first (ties in
+        index order). The score is Whoosh's ``BM25F`` for :func:`build_query`: per matching
+        clause, per word, ``idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * fl / avgfl))`` with
+        the collection's idf and average field length, times the clause's boost.
+
+        Term at a time, by C-level iteration (``map``, ``compress``): a word's postings are
+        cut down to the matches, each one's BM25 factor looked up in a table by weight and
+        length byte, times the idf (and boost). Sparse words first (title words, rare
+        spellings: posting by posting); then, when at most a quarter of the matches can
+        still reach the ``limit`` best even with every dense word at its highest possible
+        contribution, the dense words (every required word) only for those; else for all,
+        aligned with the matches in one pass each.
+        """
+        docs = sorted(found)
+        totals = [0.0] * len(docs)
+        if self.parsed is None or not docs:
+            return [(0.0, d) for d in docs[:limit]]
+        data = _SearcherData.of(searcher)
+        place = {d: i for i, d in enumerate(docs)}
+        sparse, dense = [], []
+        for term in self._terms(searcher, found):
+            (sparse if 2 * len(term[1]) < len(docs) else dense).append(term)
+        for factor, ids, weights, fieldname in sparse:
+            part = self._part(data, factor, ids, weights, fieldname)
+            for i, value in zip(map(place.__getitem__, ids), part, strict=True):
+                totals[i] += value
+        among: list[int] | None = None  # indexes in docs of the matches that can still win
+        if dense and limit < len(docs):
+            reach = sum(self._highest(data, *term) for term in dense)
+            reach = reach * (1 + 1e-9) + 1e-9  # float rounding: never prune a possible winner
+            threshold = heapq.nlargest(limit, totals)[-1]
+            if threshold > 0:
+                among = [i for i, t in enumerate(totals) if t + reach >= threshold]
+                if 4 * len(among) > len(docs):
+                    among = None
+        if among is not None:
+            wanted = {docs[i] for i in among}
+            for factor, ids, weights, fieldname in dense:
+                keep = list(map(wanted.__contains__, ids))
+                ids = list(compress(ids, keep))
+                part = self._part(data, factor, ids, list(compress(weights, keep)), fieldname)
+                for i, value in zip(map(place.__getitem__, ids), part, strict=True):
+                    totals[i] += value
+        else:
+            among = range(len(docs))  # type: ignore[assignment]
+            zeros = repeat(0.0)
+            for factor, ids, weights, fieldname in dense:
+                part = self._part(data, factor, ids, weights, fieldname)
+                if len(ids) == len(docs):  # the matches themselves, in order
+                    totals = list(map(add, totals, part))
+                else:  # 0 where the word is absent
+                    by_doc = dict(zip(ids, part, strict=True))
+                    totals = list(map(add, totals, map(by_doc.get, docs, zeros)))
+        top = heapq.nlargest(limit, among, key=totals.__getitem__)  # stable: ties by docnum
+        return [(totals[i], docs[i]) for i in top]
+
+    def _terms(
+        self, searcher: Searcher, found: set[int]
+    ) -> Iterator[tuple[float, list[int], list[float], str]]:
+        """(idf * boost, docnums, weights, field) of each scoring word, its postings cut
+        down to the matches where its clause counts (an optional phrase: where it is)."""
+        parsed = self.parsed
+        assert parsed is not None
+        clauses = [(c, False) for c in parsed.required] + [(c, True) for c in parsed.optional]
+        for c, optional in clauses:
+            words = [self.postings(c.field, w) for w in c.words]
+            if any(not p.ids for p in words):
+                continue
+            among = found
+            if optional and c.is_phrase:
+                among = found.intersection(words[0].ids)
+                for p in words[1:]:
+                    among.intersection_update(p.ids)
+                among = postings.phrase_docs(words, among)
+                if not among:
+                    continue
+            for word, p in zip(c.words, words, strict=True):
+                factor = searcher.idf(c.field, word)
+                if c.boost != 1.0:
+                    factor = _Boosted(factor, c.boost)
+                if not optional and len(p.ids) == len(found):  # a required word: in them all
+                    yield factor, p.ids, p.weights, c.field
+                    continue
+                keep = list(map(among.__contains__, p.ids))
+                ids = list(compress(p.ids, keep))
+                if ids:
+                    yield factor, ids, list(compress(p.weights, keep)), c.field
+
+    def _part(
+        self,
+        data: _SearcherData,
+        factor: float,
+        ids: list[int],
+        weights: list[float],
+        field: str,
+    ) -> Iterator[float]:
+        """Each posting's contribution to the score, in order."""
+        lengths = self.length_bytes(field)
+        bm25 = data.bm25_factors(field)
+        part = map(getitem, map(bm25.__getitem__, weights), map(lengths.__getitem__, ids))
+        if isinstance(factor, _Boosted):  # as Whoosh: (idf * bm25) * boost
+            return map(mul, map(factor.idf.__mul__, part), repeat(factor.boost))
+        return map(factor.__mul__, part)
+
+    def _highest(
+        self,
+        data: _SearcherData,
+        factor: float,
+        ids: list[int],
+        weights: list[float],
+        field: str,
+    ) -> float:
+        """An upper bound of the word's contribution to any match: its highest weight in
+        the segment's shortest document (the BM25 factor grows with the one, falls with the
+        other; length bytes order as lengths)."""
+        shortest = self._shortest.get(field)
+        if shortest is None:  # 0: no length, the field is empty: no posting there
+            shortest = self._shortest[field] = min(
+                filter(None, self.length_bytes(field)), default=0
+            )
+        top = data.bm25_factors(field)[max(weights)][shortest]
+        if isinstance(factor, _Boosted):
+            return factor.idf * top * factor.boost
+        return factor * top
+
+    def length_bytes(self, fieldname: str) -> bytes:
+        """docnum -> the byte Whoosh stores for its length of ``fieldname``."""
+        lengths = field_lengths(self.reader, fieldname)
+        if lengths is None:  # not the codec patched in search.index: ask the reader (slow)
+            length = self.reader.doc_field_length
+            n = self.reader.doc_count_all()
+            return bytes(length_to_byte(length(d, fieldname, 1)) for d in range(n))
+        return lengths
+
+
+class _BM25Factors(dict):
+    """weight -> the BM25 factor ``tf * (K1 + 1) / (tf + K1 * (1 - B + B * fl / avgfl))``
+    for each of the 256 length bytes, computed on first use: the same expression as
+    ``whoosh.scoring.bm25``, so the product with the idf is Whoosh's score to the last bit.
+    Weight 0 (the word is not in the document) gives 0."""
+
+    def __init__(self, k1: float, b: float, avgfl: float) -> None:
+        super().__init__()
+        self.k1, self.b, self.avgfl = k1, b, avgfl
+
+    def __missing__(self, tf: float) -> list[float]:
+        k1, b, avgfl = self.k1, self.b, self.avgfl
+        row = [(tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)) for fl in _LENGTHS]
+        self[tf] = row
+        return row
+
+
+class _Boosted(float):
+    """An idf with the clause's boost, applied after it as Whoosh's ``WrappingMatcher``."""
+
+    def __new__(cls, idf: float, boost: float) -> _Boosted:
+        obj = super().__new__(cls, idf * boost)
+        obj.idf, obj.boost = idf, boost
+        return obj
+
+
+def _field_length_table() -> list[int]:
+    from whoosh.codec.whoosh3 import byte_to_length
+
+    return [byte_to_length(b) or 1 for b in range(256)]
+
+
+_LENGTHS = _field_length_table()
+
+
+def _match(
+    searcher: Searcher, parsed: ParsedQuery | None, allowed: list[set[int]] | None
+) -> list[tuple[_Segment, set[int]]]:
+    """Each segment with its matching local docnums (``allowed``: see :func:`_allowed`)."""
+    out = []
+    for i, (reader, offset) in enumerate(_SearcherData.of(searcher).leaves):
+        seg = _Segment(reader, offset, parsed)
+        out.append((seg, seg.matches(None if allowed is None else allowed[i])))
+    return out
+
+
+def _docnums(matched: list[tuple[_Segment, set[int]]]) -> list[int]:
+    """Global docnums of every match, ascending."""
+    out: list[int] = []
+    for seg, found in matched:
+        out.extend(sorted(d + seg.offset for d in found))
+    return out
+
+
+def _top(
+    searcher: Searcher,
+    matched: list[tuple[_Segment, set[int]]],
+    docnums: list[int],
+    sort: str,
+    limit: int,
+) -> list[tuple[int, float | None]]:
+    """(global docnum, score or None) of the first ``limit`` matches in ``sort`` order."""
+    parsed = matched[0][0].parsed if matched else None
+    if sort == "relevance" and parsed is not None and parsed.required:
+        best: list[tuple[float, int]] = []
+        for seg, found in matched:
+            if not found:
+                continue
+            best.extend((score, d + seg.offset) for score, d in seg.best(searcher, found, limit))
+        best.sort(key=lambda sd: (-sd[0], sd[1]))  # ties: index order, as Whoosh
+        return [(d, s) for s, d in best[:limit]]
+    if sort in ("newest", "oldest"):
+        rank = _SearcherData.of(searcher).date_rank(sort == "newest")
+        return [(d, None) for d in heapq.nsmallest(limit, docnums, key=rank.__getitem__)]
+    # only exclusions: every match scores the same, index order (as Whoosh's Every)
+    return [(d, None) for d in docnums[:limit]]
 
 
 # --- snippets ---------------------------------------------------------------------------------
@@ -266,6 +705,18 @@ _HIGHLIGHTER = Highlighter(
 )
 
 
+def _highlight(text: str, words: frozenset[str], analyzer: Any, top: int = 2) -> str:
+    """What ``Highlighter.highlight_hit`` makes of ``text`` for these query words: the text
+    re-analysed, matching tokens merged, ``top`` fragments in text order. (~1.5 ms for an
+    article of 700 words, most of it the analyzer's text preparation and regex; a fused
+    loop over tuples instead of Token objects measured only ~10% faster.)"""
+    h = _HIGHLIGHTER
+    tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
+    tokens = h._merge_matched_tokens(set_matched_filter(tokens, words))
+    fragments = h.fragmenter.fragment_tokens(text, tokens)
+    return h.formatter.format(top_fragments(fragments, top, h.scorer, h.order, minscore=1))
+
+
 def _plain_snippet(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > SNIPPET_CHARS:
@@ -273,50 +724,25 @@ def _plain_snippet(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _snippet(hit: object, lead: str, text_for: Callable[[str], str | None] | None) -> str:
-    """Highlighted fragments of the body (from ``text_for``), else of the lead, else the
-    start of the lead or body unhighlighted (e.g. when only the title matched)."""
-    body = text_for(hit["id"]) if text_for is not None else None  # type: ignore[index]
-    for text in (body, lead):
-        if text:
-            out = _HIGHLIGHTER.highlight_hit(hit, "body", text=nfc(text), top=2)
-            if out:
-                return out
+def _snippet(body: str | None, lead: str, words: frozenset[str], analyzer: Any) -> str:
+    """Highlighted fragments of the body, else of the lead, else the start of the lead or
+    body unhighlighted (e.g. when only the title matched)."""
+    if words:
+        for text in (body, lead):
+            if text:
+                out = _highlight(nfc(text), words, analyzer)
+                if out:
+                    return out
     return _plain_snippet(nfc(lead or body or ""))
 
 
 # --- facets -----------------------------------------------------------------------------------
-#
-# Counting runs on the match-only query's document set (no scoring, no stored fields) and on
-# column values loaded once per searcher: one list lookup per matched document and facet.
-
-_FACET_COLUMNS = {
-    "type": "type",
-    "portal": "portal",
-    "topic": "topicset",
-    "doc_kind": "doc_kindset",
-    "year": "year",
-}
-_MULTI_VALUED = {"topic", "doc_kind"}  # space-separated sets: each member counts
 
 
-def _column_values(searcher: Searcher) -> dict[str, list[str]]:
-    cache = getattr(searcher, "_portal_archive_columns", None)
-    if cache is None:
-        reader = searcher.reader()
-        cache = {}
-        for name, column in _FACET_COLUMNS.items():
-            cr = reader.column_reader(column)
-            cache[name] = [v.decode("utf-8") if isinstance(v, bytes) else v for v in cr]
-        searcher._portal_archive_columns = cache  # type: ignore[attr-defined]
-    return cache
-
-
-def _facet_counts(searcher: Searcher, docnums: list[int]) -> dict[str, dict[str, int]]:
-    columns = _column_values(searcher)
+def _facet_counts(data: _SearcherData, docnums: list[int]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for name, values in columns.items():
-        raw = Counter(map(values.__getitem__, docnums))
+    for name, column in _FACET_COLUMNS.items():
+        raw = Counter(map(data.column(column).__getitem__, docnums))
         counts: Counter[str] = Counter()
         for key, n in raw.items():
             if name in _MULTI_VALUED:
@@ -334,6 +760,13 @@ def _facet_counts(searcher: Searcher, docnums: list[int]) -> dict[str, dict[str,
 # --- search -----------------------------------------------------------------------------------
 
 
+def _check(sort: str, type_: str | None) -> None:
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    if type_ is not None and type_ not in TYPES:
+        raise ValueError(f"type must be one of {TYPES}, not {type_!r}")
+
+
 def search(
     index: SearchIndex,
     query: str,
@@ -349,6 +782,7 @@ def search(
     page: int = 1,
     per_page: int = 10,
     text_for: Callable[[str], str | None] | None = None,
+    texts_for: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
     facets: bool = True,
 ) -> SearchResult:
     """Search the index; see the module docstring for the query language.
@@ -357,85 +791,103 @@ def search(
     inclusive. ``type`` keeps articles or documents (attachments) only; ``doc_kind`` keeps
     documents of that kind ("Kế hoạch", "ke hoach" or "ke-hoach") and articles citing one;
     ``year`` the issue year of a document or the publication year of an article.
-    ``text_for(id)`` supplies the body text for the snippet; without it, or when the body has
-    no match, the lead is used. Facets count every match (not only the page): type, portal,
-    topic, document kind and year.
+    ``texts_for(ids)`` (one call for the page's hits) or ``text_for(id)`` supply the body
+    text for the snippets; without them, or when the body has no match, the lead is used.
+    Facets count every match (not only the page): type, portal, topic, document kind and
+    year.
     """
-    if sort not in SORTS:
-        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
-    if type is not None and type not in TYPES:
-        raise ValueError(f"type must be one of {TYPES}, not {type!r}")
+    _check(sort, type)
     page = max(1, page)
     per_page = max(1, per_page)
-    built = _build(query)
-    filt = _filter(portal, topic, date_from, date_to, type, doc_kind, year)
-    if built is None:
-        q = match = Q.Every()
-        if sort == "relevance":
-            sort = "newest"
-    else:
-        q, match = built
-    kwargs: dict[str, object] = {}
-    if sort != "relevance":
-        kwargs["sortedby"] = sorting.MultiFacet(
-            [
-                sorting.FieldFacet("dated", reverse=True),
-                sorting.FieldFacet("published", reverse=sort == "newest"),
-            ]
-        )
+    parsed = parse_query(query)
+    if parsed is None and sort == "relevance":
+        sort = "newest"
     searcher = index.searcher()
-    allowed: set[int] | None = None
-    if filt is not None and searcher.doc_count_all():
-        # evaluated once, used by the top-N search and by the count
-        allowed = set(searcher.docs_for_query(filt))
-    if searcher.doc_count_all() == 0 or allowed == set():
-        # An empty index's reader has no columns (facets would fail): nothing can match.
-        # Nor can anything when the filters exclude every document (and Whoosh would take
-        # an empty filter set for no filter at all).
-        return SearchResult(
-            total=0,
-            hits=[],
-            facets={k: {} for k in _FACET_COLUMNS} if facets else {},
-            page=page,
-            per_page=per_page,
-            query=query,
-        )
-    if allowed is not None:
-        kwargs["filter"] = allowed
-    results = searcher.search(q, limit=page * per_page, **kwargs)
-    # Count the match-only query (no scoring) rather than len(results): Whoosh re-runs the
-    # query WITHOUT the filter when its collector skipped blocks.
-    if isinstance(match, Q.Every):
-        docnums = sorted(allowed) if allowed is not None else list(searcher.reader().all_doc_ids())
+    empty = SearchResult(total=0, hits=[], page=page, per_page=per_page, query=query,
+                         facets={k: {} for k in _FACET_COLUMNS} if facets else {})  # fmt: skip
+    if searcher.doc_count_all() == 0:
+        return empty  # an empty index's reader has no columns (facets would fail)
+    data = _SearcherData.of(searcher)
+    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year)
+    if allowed is not None and not any(allowed):
+        return empty
+    matched = _match(searcher, parsed, allowed)
+    docnums = _docnums(matched)
+    top = _top(searcher, matched, docnums, sort, page * per_page)
+    shown = top[(page - 1) * per_page : page * per_page]
+    stored = [searcher.stored_fields(d) for d, _ in shown]
+    ids = [s["id"] for s in stored]
+    if texts_for is not None:
+        bodies: Mapping[str, str] = texts_for(ids) if ids else {}
+    elif text_for is not None:
+        bodies = {i: t for i in ids if (t := text_for(i)) is not None}
     else:
-        docnums = list(searcher.docs_for_query(match))
-        if allowed is not None:
-            docnums = [d for d in docnums if d in allowed]
-    total = len(docnums)
+        bodies = {}
+    words = parsed.highlight_words() if parsed is not None else frozenset()
+    analyzer = searcher.schema["body"].analyzer
     hits: list[Hit] = []
-    for hit in results[(page - 1) * per_page : page * per_page]:
-        stored = hit.fields()
-        topics = stored.get("topics", "")
-        kinds = stored.get("doc_kinds", "")
+    for (_, score), fields in zip(shown, stored, strict=True):
+        topics = fields.get("topics", "")
+        kinds = fields.get("doc_kinds", "")
         hits.append(
             Hit(
-                id=stored["id"],
-                title=stored.get("title", ""),
-                portal=stored.get("portal", ""),
-                url=stored.get("url", ""),
-                published=parse_pub(stored.get("pub")),
+                id=fields["id"],
+                title=fields.get("title", ""),
+                portal=fields.get("portal", ""),
+                url=fields.get("url", ""),
+                published=parse_pub(fields.get("pub")),
                 topics=topics.split() if topics else [],
-                score=hit.score if sort == "relevance" else None,
-                snippet=_snippet(hit, stored.get("lead", ""), text_for),
-                type=stored.get("type", "article"),
+                score=score if sort == "relevance" else None,
+                snippet=_snippet(bodies.get(fields["id"]), fields.get("lead", ""), words, analyzer),
+                type=fields.get("type", "article"),
                 doc_kinds=kinds.split() if kinds else [],
             )
         )
     return SearchResult(
-        total=total,
+        total=len(docnums),
         hits=hits,
-        facets=_facet_counts(searcher, docnums) if facets else {},
+        facets=_facet_counts(data, docnums) if facets else {},
         page=page,
         per_page=per_page,
         query=query,
     )
+
+
+def search_ids(
+    index: SearchIndex,
+    query: str,
+    *,
+    portal: str | list[str] | None = None,
+    topic: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    type: str | None = None,  # noqa: A002 - the facet's name
+    doc_kind: str | list[str] | None = None,
+    year: int | list[int] | None = None,
+    sort: str = "relevance",
+    limit: int | None = None,
+    rank_limit: int = RANK_IDS_LIMIT,
+) -> list[str]:
+    """The ids of every match of :func:`search` with the same arguments: no snippets, no
+    facets, no stored fields (ids come from a column). In the result pages' order when they
+    are at most ``rank_limit`` (or when sorted by date, which costs nothing); else unscored,
+    in index order. ``limit`` keeps the first ids only."""
+    _check(sort, type)
+    parsed = parse_query(query)
+    if parsed is None and sort == "relevance":
+        sort = "newest"
+    searcher = index.searcher()
+    if searcher.doc_count_all() == 0:
+        return []
+    data = _SearcherData.of(searcher)
+    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year)
+    if allowed is not None and not any(allowed):
+        return []
+    matched = _match(searcher, parsed, allowed)
+    docnums = _docnums(matched)
+    if sort != "relevance" or len(docnums) <= rank_limit:
+        docnums = [d for d, _ in _top(searcher, matched, docnums, sort, len(docnums))]
+    if limit is not None:
+        docnums = docnums[:limit]
+    ids = data.column("id")
+    return [ids[d] for d in docnums]

@@ -50,17 +50,22 @@ from archive.config import Config
 from archive.docrefs import kind_label
 from archive.store import DOCUMENT_ID_PREFIX, Archive
 from archive.text import fold_lower
+from archive.web.operations import Operations
+from archive.web.operations import register as register_operations
 
 HERE = Path(__file__).resolve().parent
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
 MAX_QUERY = 500
+PORTALS_TTL = 30.0  # seconds the portal names and units are kept (see portal_names)
 EXPORT_FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
     "jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     "zip": ("application/zip", "zip"),
+    "warc": ("application/warc", "warc.gz"),
+    "wacz": ("application/wacz", "wacz"),
 }
 TOPIC_LABELS = {"cchc": "Cải cách hành chính", "dvhc": "Sắp xếp ĐVHC"}
 TYPE_LABELS = {"article": "Bài viết", "document": "Văn bản đính kèm"}
@@ -234,8 +239,11 @@ def secret_key_for(config: Config) -> str:
     return path.read_text().strip()
 
 
-def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
-    """The web application over the archive in ``config``'s data directory."""
+def create_app(
+    config: Config, *, secret_key: str | None = None, operations: Operations | None = None
+) -> FastAPI:
+    """The web application over the archive in ``config``'s data directory; ``operations``
+    says how crawls started from the web run (the registry, loopback allowed or not)."""
     from search.index import IndexVersionError, SearchIndex
 
     config.ensure()
@@ -345,46 +353,66 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
             raise _LoginRequired()
         return user
 
-    def run_search(params: SearchParams, *, per_page: int | None = None, page_no: int | None = None,
-                   facets: bool = True):  # fmt: skip
-        from search.query import search
+    portal_cache: dict[str, Any] = {"at": None, "rows": []}
 
+    def remember_portals(rows: list[dict]) -> list[dict]:
+        portal_cache["rows"] = [{k: r[k] for k in ("slug", "name", "unit")} for r in rows]
+        portal_cache["at"] = time.monotonic()
+        return portal_cache["rows"]
+
+    def portal_names() -> list[dict]:
+        """Slug, name and unit of every portal, for the search page and the unit filter.
+        ``Archive.portal_status()`` also counts every portal's articles (20 ms at 100,000
+        articles), so it is asked at most every :data:`PORTALS_TTL` seconds (and whenever
+        the portals page is shown); a portal registered since shows up within that time."""
+        at = portal_cache["at"]
+        if at is None or time.monotonic() - at > PORTALS_TTL:
+            return remember_portals(archive.portal_status())
+        return portal_cache["rows"]
+
+    def search_filters(params: SearchParams) -> dict[str, Any]:
+        """The keyword arguments of search() and search_ids() for ``params``."""
         portals = list(params.portal)
         if params.unit:
             wanted = fold_lower(params.unit)  # "quan thanh xuan" finds "Quận Thanh Xuân, …"
-            units = [p for p in archive.portal_status() if wanted in fold_lower(p["unit"])]
+            units = [p for p in portal_names() if wanted in fold_lower(p["unit"])]
             portals += [p["slug"] for p in units]
             if not units:
                 portals = ["-no-such-portal-"]
+        return {
+            "portal": portals or None,
+            "topic": params.topic or None,
+            "date_from": params.date_from,
+            "date_to": params.date_to,
+            "type": params.type or None,
+            "doc_kind": params.kind or None,
+            "year": params.year or None,
+            "sort": params.sort,
+        }
+
+    def run_search(params: SearchParams):
+        from search.query import search
+
+        filters = search_filters(params)
         with index_lock:
             return search(
                 index(),
                 params.q,
-                portal=portals or None,
-                topic=params.topic or None,
-                date_from=params.date_from,
-                date_to=params.date_to,
-                type=params.type or None,
-                doc_kind=params.kind or None,
-                year=params.year or None,
-                sort=params.sort,
-                page=page_no or params.page,
-                per_page=per_page or params.per_page,
-                text_for=lambda i: archive.bodies([i]).get(i),
-                facets=facets,
+                **filters,
+                page=params.page,
+                per_page=params.per_page,
+                texts_for=archive.bodies,  # one query for the page's snippets
             )
 
     def matching_article_ids(params: SearchParams, limit: int = 100_000) -> list[str]:
-        ids: list[str] = []
-        page_no = 1
-        only_articles = SearchParams(**{**params.__dict__, "type": "article"})
-        while len(ids) < limit:
-            result = run_search(only_articles, per_page=1000, page_no=page_no, facets=False)
-            ids += [h.id for h in result.hits]
-            if len(ids) >= result.total or not result.hits:
-                break
-            page_no += 1
-        return ids[:limit]
+        """The ids of the articles a search finds (for exports and "add all"): the search
+        pages' order up to search.query.RANK_IDS_LIMIT matches, else index order; no
+        snippets, no facets, no stored fields."""
+        from search.query import search_ids
+
+        filters = {**search_filters(params), "type": "article"}
+        with index_lock:
+            return search_ids(index(), params.q, **filters, limit=limit)
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -446,7 +474,7 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
             if params.page * params.per_page < result.total
             else None,
         }
-        portals = archive.portal_status()
+        portals = portal_names()
         units = sorted({p["unit"] for p in portals if p["unit"]})
         collections = []
         user = user_of(request)
@@ -492,20 +520,45 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
                 from archive.users import list_collections
 
                 mine = list_collections(archive, user["id"])
+        warc = found.get("warc")
+        capture = f"/articles/{article_id}/capture" if warc else None
         data = {
             **record.as_dict(),
             "attachments": found["attachments"],
             "versions": [{k: v for k, v in x.items() if k != "body"} for x in versions],
             "changes": changes,
             "raw_sha256": found["raw_sha256"],
+            "capture": {"url": capture, **warc} if warc else None,
         }
         return page(
             request,
             "article.html",
             {"a": record, "attachments": found["attachments"], "changes": changes,
-             "versions": versions, "raw_html": raw_html, "collections_of_user": mine},
+             "versions": versions, "raw_html": raw_html, "collections_of_user": mine,
+             "capture": capture},
             data,
         )  # fmt: skip
+
+    @app.get("/articles/{article_id}/capture", summary="Bản ghi WARC của bài viết")
+    def article_capture(article_id: str) -> Response:
+        """The WARC record of the current version's capture (a one-record .warc.gz)."""
+        from archive.warcfiles import WarcRecordError, warc_record
+
+        if not _ARTICLE_ID.match(article_id):
+            raise BadRequest("mã bài viết không hợp lệ")
+        found = archive.article_page(article_id)
+        warc = found and found.get("warc")
+        if not warc:
+            raise StarletteHTTPException(404, f"Bài viết {article_id} không có bản ghi WARC.")
+        try:
+            record = warc_record(config, warc["file"], int(warc["offset"]))
+        except WarcRecordError as exc:
+            raise StarletteHTTPException(404, f"Không đọc được bản ghi WARC: {exc}") from None
+        return Response(
+            record.data,
+            media_type="application/warc",
+            headers={"Content-Disposition": f'attachment; filename="{record.download_name}"'},
+        )
 
     @app.get("/documents/{sha256}", response_class=HTMLResponse, summary="Văn bản (HTML)")
     @app.get("/documents/{sha256}.json", summary="Văn bản (JSON)")
@@ -545,14 +598,23 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
     @app.get("/portals", response_class=HTMLResponse, summary="Các cổng (HTML)")
     @app.get("/portals.json", summary="Các cổng (JSON)")
     def portals_page(request: Request) -> Response:
+        from archive import locks
         from archive.health import portal_health
 
         rows = archive.portal_status()
+        remember_portals(rows)
         health = {h.slug: h for h in portal_health(archive)}
+        crawling = {h["slug"]: h["holder"] for h in locks.held(archive) if not h.get("stale")}
+        try:
+            registered = set(operations.known_slugs())
+        except Exception:  # a broken registry: the page still shows the archive
+            registered = set()
         for row in rows:
             verdict = health.get(row["slug"])
             row["state"] = verdict.state if verdict else "never crawled"
             row["reasons"] = verdict.reasons if verdict else []
+            row["crawling"] = crawling.get(row["slug"])
+            row["registered"] = row["slug"] in registered
         return page(request, "portals.html", {"portals": rows}, {"portals": rows})
 
     @app.get("/runs", response_class=HTMLResponse, summary="Các lượt thu thập (HTML)")
@@ -561,6 +623,14 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
         limit = _int_param(request.query_params.get("limit", ""), "limit", 1, 1000, 50)
         rows = archive.runs(limit=limit)
         return page(request, "runs.html", {"runs": rows}, {"runs": rows})
+
+    # --- archivists' operations: schedules, crawl now (archive/web/operations.py) -----------
+
+    operations = operations or Operations()
+    register_operations(
+        app, archive=archive, config=config, ops=operations, page=page, error=error,
+        form_of=form_of, require_user=require_user, wants_json=wants_json,
+    )  # fmt: skip
 
     # --- sign in ----------------------------------------------------------------------------
 
@@ -588,7 +658,8 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
             )  # fmt: skip
         request.session.clear()
         request.session["user"] = {"id": info.id, "username": info.username,
-                                   "name": info.display_name or info.username}  # fmt: skip
+                                   "name": info.display_name or info.username,
+                                   "admin": bool(info.is_admin)}  # fmt: skip
         request.session["csrf"] = secrets.token_urlsafe(32)
         return RedirectResponse(nxt, 303)
 
@@ -733,7 +804,14 @@ def create_app(config: Config, *, secret_key: str | None = None) -> FastAPI:
             yield from sorted(rows, key=lambda r: order.get(r.id, 0))
 
         def write(out: IO[bytes]) -> None:
-            if fmt == "zip":
+            if fmt in ("warc", "wacz"):  # the original captures, byte for byte (docs/warc.md)
+                from archive.export_warc import write_wacz, write_warc
+
+                if fmt == "warc":
+                    write_warc(archive, ids, out, description=description)
+                else:
+                    write_wacz(archive, ids, out, description=description, title=stem)
+            elif fmt == "zip":
                 from archive.bundle import write_bundle
 
                 write_bundle(archive, records(), out, description=description)
@@ -836,8 +914,22 @@ def _download_name(name: str) -> str:
 
 def _stream_writer(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
     """Run ``write(out)`` in a thread; yield what it writes as it writes it (the exporters
-    accept non-seekable streams), so a large export starts downloading at once."""
+    accept non-seekable streams), so a large export starts downloading at once. When the
+    client goes away (the generator is closed), the writer's next write raises
+    BrokenPipeError, so the thread and its database session end instead of waiting forever
+    on a full queue."""
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=64)
+    gone = threading.Event()
+
+    def put(item: bytes | BaseException | None) -> None:
+        while not gone.is_set():
+            try:
+                chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        if not isinstance(item, BaseException) and item is not None:
+            raise BrokenPipeError("the client closed the connection")
 
     class Pipe(io.RawIOBase):
         def writable(self) -> bool:
@@ -845,7 +937,7 @@ def _stream_writer(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
 
         def write(self, data: Any) -> int:
             if data:
-                chunks.put(bytes(data))
+                put(bytes(data))
             return len(data)
 
     def run() -> None:
@@ -854,18 +946,21 @@ def _stream_writer(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
             write(out)
             out.flush()
         except BaseException as exc:  # noqa: BLE001 - handed to the response side
-            chunks.put(exc)
+            put(exc)
         else:
-            chunks.put(None)
+            put(None)
 
     threading.Thread(target=run, daemon=True, name="export").start()
-    while True:
-        item = chunks.get()
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    try:
+        while True:
+            item = chunks.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        gone.set()
 
 
 def _sanitised_raw(archive: Archive, sha256: str) -> str | None:

@@ -560,3 +560,155 @@ def test_documents_filters_and_facets(tmp_path: Path):
             search(ix, "x", type="page")
     finally:
         ix.close()
+
+
+# --- the engine against Whoosh running the same query ---------------------------------------------
+
+REFERENCE_QUERIES = [
+    "cai cach hanh chinh",
+    "cải cách",
+    "cái cách đẩy mạnh",
+    "dịch vụ công",
+    '"đẩy mạnh cải cách"',
+    '"day manh cai cach"',
+    '"hòa giải" -thủy',
+    '"hòa giải" -"thủy lợi"',
+    "đẩy mạnh -cái",
+    "139/KH-UBND",
+    "tuyên truyền",
+    '"dịch vụ công" trực tuyến mức độ',
+    "khủng long",
+]
+
+
+@pytest.mark.parametrize("query", REFERENCE_QUERIES)
+def test_matches_and_scores_are_whoosh_s(index: SearchIndex, query: str):
+    """search() reads posting lists itself; what it finds and how it scores must be what
+    Whoosh computes for build_query() (BM25F, the same statistics)."""
+    expected = {
+        hit["id"]: hit.score for hit in index.searcher().search(build_query(query), limit=None)
+    }
+    result = search(index, query, per_page=100, facets=False)
+    assert result.total == len(expected)
+    assert {h.id for h in result.hits} == set(expected)
+    for h in result.hits:
+        assert h.score == pytest.approx(expected[h.id], rel=1e-9), h.id
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("query", ['"hòa giải" -thủy', "cai cach", '"cải cách hành chính"'])
+def test_filtered_totals_count_what_whoosh_finds(index: SearchIndex, query: str):
+    from whoosh import query as Q
+
+    searcher = index.searcher()
+    allowed = set(searcher.docs_for_query(Q.Term("portal", "xa-thu-nghiem")))
+    expected = set(searcher.docs_for_query(build_query(query))) & allowed
+    result = search(index, query, portal="xa-thu-nghiem", per_page=100)
+    assert result.total == len(expected)
+    assert sum(result.facets["portal"].values()) == len(expected)
+
+
+def test_every_word_must_match(tmp_path: Path):
+    # staff expect all words: a document with only some of them is not a hit
+    ix = SearchIndex(tmp_path / "ix")
+    ix.update(
+        [
+            small("all-three", "Sắp xếp đơn vị hành chính cấp tỉnh năm 2025."),
+            small("two-of-three", "Sắp xếp đơn vị hành chính cấp huyện."),
+            small("apart", "Đơn vị đã sắp xếp lại; tỉnh vẫn giữ bộ máy hành chính."),
+            small("in-title", "Nội dung chi tiết.", title="Sắp xếp tỉnh"),
+        ]
+    )
+    try:
+        assert set(ids(ix, "sắp xếp tỉnh")) == {"all-three", "apart", "in-title"}
+        assert set(ids(ix, "sap xep tinh huyen")) == set()
+        assert ids(ix, "sắp xếp huyện") == ["two-of-three"]
+        assert ids(ix, '"sắp xếp đơn vị" tỉnh') == ["all-three"]
+    finally:
+        ix.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "kw"),
+    [
+        ("cai cach", {}),
+        ("tuyên truyền", {"sort": "newest"}),
+        ("tuyên truyền", {"portal": "quan-thanh-xuan"}),
+        ('"hòa giải" -thủy', {}),
+        ("", {"topic": "cchc"}),
+        ("", {"date_from": date(2024, 1, 1)}),
+        ("khủng long", {}),
+    ],
+)
+def test_search_ids_are_the_ranked_search_s(index: SearchIndex, query: str, kw: dict):
+    from search.query import search_ids
+
+    ranked = ids(index, query, **kw)
+    assert search_ids(index, query, **kw) == ranked  # few matches: in page order
+    unscored = search_ids(index, query, rank_limit=0, **kw)
+    assert sorted(unscored) == sorted(ranked)
+    if kw.get("sort") != "newest":
+        assert search_ids(index, query, rank_limit=0, limit=2, **kw) == unscored[:2]
+
+
+def test_sort_newest_is_by_date_across_segments(tmp_path: Path):
+    ix = SearchIndex(tmp_path / "ix", procs=1)
+    base = date(2021, 1, 1)
+    for batch in range(3):  # three commits: three segments
+        ix.update(
+            [
+                small(
+                    f"s{batch}-{i}",
+                    "Bản tin tuyên truyền.",
+                    published=base + timedelta(days=7 * i + batch),
+                )
+                for i in range(5)
+            ]
+        )
+    try:
+        newest = search(ix, "tuyên truyền", sort="newest", per_page=100, facets=False)
+        dates = [h.published for h in newest.hits]
+        assert dates == sorted(dates, reverse=True) and newest.total == 15
+        page2 = search(ix, "tuyên truyền", sort="newest", page=2, per_page=4, facets=False)
+        assert [h.id for h in page2.hits] == [h.id for h in newest.hits[4:8]]
+    finally:
+        ix.close()
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+    """600 short articles over a small vocabulary, titles and bodies varied: pages of a few
+    hits out of hundreds of matches, where search() skips matches that cannot make the page."""
+    words = ["cải", "cách", "hành", "chính", "tuyên", "truyền", "sắp", "xếp", "đơn", "vị",
+             "cai", "cach", "xã", "phường"]  # fmt: skip
+    docs = []
+    for i in range(600):
+        body = [words[(i * 7 + k * (i % 5 + 1)) % len(words)] for k in range(8 + i % 29)]
+        title = [words[(i * 3 + k) % len(words)] for k in range(1 + i % 4)]
+        docs.append(
+            small(f"m{i}", " ".join(body), title=" ".join(title), published=date(2024, 1, 1))
+        )
+    ix = SearchIndex(tmp_path_factory.mktemp("many"), procs=1)
+    ix.update(docs)
+    yield ix
+    ix.close()
+
+
+@pytest.mark.parametrize(
+    "query", ["cải cách", "cai cach hanh chinh", "tuyên truyền xã", '"hành chính" cải', "vị"]
+)
+def test_a_page_of_few_hits_is_whoosh_s_ranking(many: SearchIndex, query: str):
+    ranked = many.searcher().search(build_query(query), limit=None)
+    expected = [hit.score for hit in ranked]
+    by_id = {hit["id"]: hit.score for hit in ranked}
+    assert len(expected) > 100
+    for page, per_page in ((1, 5), (2, 5), (1, 20), (7, 3)):
+        result = search(many, query, page=page, per_page=per_page, facets=False)
+        start = (page - 1) * per_page
+        assert [h.score for h in result.hits] == pytest.approx(
+            expected[start : start + per_page], rel=1e-9
+        )
+        for h in result.hits:
+            assert h.score == pytest.approx(by_id[h.id], rel=1e-9)
+        assert result.total == len(expected)

@@ -277,6 +277,35 @@ def test_search_export_streams_every_match(client):
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "cai cach"}, {"q": "tuyên truyền", "sort": "newest"}, {"q": '"hành chính" -ubnd'},
+     {"topic": "cchc"}, {"q": "kế hoạch", "unit": "thanh xuan"}],
+)  # fmt: skip
+def test_search_export_rows_are_the_search_s_articles(client, params):
+    # the export finds its ids without ranking or snippets; they are the search's articles,
+    # in the search's order (few matches)
+    pages = client.get("/search.json", params={**params, "type": "article", "per_page": 100})
+    expected = [h["id"] for h in pages.json()["hits"]]
+    assert pages.json()["total"] == len(expected)
+    lines = client.get("/export.jsonl", params=params).text.splitlines()
+    assert [json.loads(x)["id"] for x in lines] == expected
+
+
+def test_search_page_does_not_count_portals_on_every_render(client, monkeypatch):
+    archive = client.app.state.archive
+    client.get("/search", params={"q": "cai cach"})  # names known from here on
+    calls = []
+    original = archive.portal_status
+    monkeypatch.setattr(archive, "portal_status", lambda: calls.append(1) or original())
+    for unit in ("", "thanh xuan"):
+        r = client.get("/search", params={"q": "cai cach", "unit": unit})
+        assert r.status_code == 200 and "Thanh Xuân" in r.text
+    assert calls == []
+    client.get("/portals")  # the archivists' page counts them (and refreshes the names)
+    assert calls
+
+
 def test_archivists_pages(client):
     portals = client.get("/portals.json").json()["portals"]
     by_slug = {p["slug"]: p for p in portals}
@@ -312,3 +341,30 @@ def test_an_outdated_index_gets_a_clear_503(tmp_path):
     client = TestClient(create_app(config, secret_key="x"))
     r = client.get("/search.json", params={"q": "x"})
     assert r.status_code == 503 and "portal-archive index" in r.json()["error"]
+
+
+def test_export_writer_stops_when_the_client_goes_away():
+    # the writer thread must not wait forever on a full queue (holding a database session)
+    import threading
+
+    from archive.web.app import _stream_writer
+
+    ended = threading.Event()
+    raised = []
+
+    def write(out):
+        try:
+            for _ in range(10_000):
+                out.write(b"x" * 100_000)
+        except BaseException as exc:
+            raised.append(type(exc))
+            raise
+        finally:
+            ended.set()
+
+    stream = _stream_writer(write)
+    for _, _chunk in zip(range(3), stream, strict=False):
+        pass
+    stream.close()  # what the server does when the download is cancelled
+    assert ended.wait(10) and raised == [BrokenPipeError]
+    assert b"".join(_stream_writer(lambda out: out.write(b"abc" * 10))) == b"abc" * 10
