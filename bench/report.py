@@ -17,7 +17,19 @@ machine): naive Whoosh indexes 130–200 articles/s of 600 words, SQLite FTS5 3,
 
 
 #: Result files, in the order docs/benchmarks.md shows them.
-SECTIONS = ("crawl", "extraction", "search", "search_generated", "doctext", "docmeta")
+SECTIONS = (
+    "crawl",
+    "recrawl",
+    "resume",
+    "scale",
+    "warc",
+    "extraction",
+    "search",
+    "search_generated",
+    "doctext",
+    "docmeta",
+    "web",
+)
 
 
 def main() -> None:
