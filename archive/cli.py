@@ -824,30 +824,20 @@ def export_description(args: argparse.Namespace) -> dict:
 
 
 def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
-    """Ids of every article matching the query and filters, in relevance order."""
+    """Ids of every article matching the query and filters: in relevance order up to
+    ``RANK_IDS_LIMIT`` matches, in index order beyond (no scores, no snippets: fast)."""
     from search.index import SearchIndex
-    from search.query import search
+    from search.query import search_ids
 
-    index = SearchIndex(config.index_dir)
-    ids: list[str] = []
-    page = 1
-    while True:
-        result = search(
-            index,
-            args.query,
-            portal=args.portal,
-            topic=args.topic,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            type="article",
-            page=page,
-            per_page=1000,
-            facets=False,
-        )
-        ids += [h.id for h in result.hits]
-        if len(ids) >= result.total or not result.hits:
-            return ids
-        page += 1
+    return search_ids(
+        SearchIndex(config.index_dir),
+        args.query,
+        portal=args.portal,
+        topic=args.topic,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        type="article",
+    )
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
