@@ -438,7 +438,7 @@ def _progress_to_stderr() -> None:
 def print_runs(runs: Sequence[dict]) -> None:
     print(
         f"{'portal':<24} {'status':<19} {'mode':<11} {'pages':>6} {'new':>5} {'upd':>5} "
-        f"{'same':>5} {'invalid':>7} {'errors':>6} {'seconds':>8}"
+        f"{'same':>5} {'files':>5} {'invalid':>7} {'errors':>6} {'seconds':>8}"
     )
     for r in runs:
         secs = (
@@ -450,7 +450,8 @@ def print_runs(runs: Sequence[dict]) -> None:
         mode = str((r.get("stats") or {}).get("incremental/mode") or "-").split()[0]
         print(
             f"{r['portal']:<24} {r['status']:<19} {mode:<11} {r['pages']:>6} {r['new']:>5} "
-            f"{r['updated']:>5} {r['unchanged']:>5} {r['invalid']:>7} {r['errors']:>6} "
+            f"{r['updated']:>5} {r['unchanged']:>5} {r.get('attachments', 0):>5} "
+            f"{r['invalid']:>7} {r['errors']:>6} "
             f"{secs:>8.1f}"
         )
     for r in runs:  # what the errors were: requests given up on, by kind

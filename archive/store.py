@@ -327,6 +327,8 @@ class Archive:
                     "unchanged": r.articles_unchanged,
                     "invalid": r.items_invalid,
                     "errors": r.errors,
+                    "attachments": int((r.stats or {}).get("attachments/downloaded") or 0),
+                    "attachments_failed": int((r.stats or {}).get("attachments/failed") or 0),
                     "stats": r.stats or {},
                 }
                 for r, slug in rows
