@@ -9,26 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from datetime import date
 
 from archive.config import Config
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value.strip())
-        if m:
-            try:
-                return date(int(m[3]), int(m[2]), int(m[1]))
-            except ValueError:
-                pass
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)"
-        ) from None
 
 
 def _positive(value: str) -> int:
@@ -43,6 +26,8 @@ def _positive(value: str) -> int:
 
 def add_cli(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:
     """Add the ``units`` command (``load``, ``search``, ``show``) to the CLI's subparsers."""
+    from archive.cli import _date  # the CLI's own date argument (YYYY-MM-DD or DD/MM/YYYY)
+
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
     p = subparsers.add_parser(
