@@ -54,6 +54,18 @@ def _cdx_time(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def registry_parent() -> argparse.ArgumentParser:
+    """The ``--portals DIR`` option, for the commands that read the portal registry."""
+    registry = argparse.ArgumentParser(add_help=False)
+    registry.add_argument(
+        "--portals",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS or scraper/portals)",
+    )
+    return registry
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -67,13 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLAlchemy database URL (default: $PORTAL_ARCHIVE_DB or SQLite "
         "in the data directory)",
     )
-    registry = argparse.ArgumentParser(add_help=False)
-    registry.add_argument(
-        "--portals",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS or scraper/portals)",
-    )
+    registry = registry_parent()
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--portal", action="append", help="only this portal (repeatable)")
     filters.add_argument("--topic", choices=("cchc", "dvhc"))

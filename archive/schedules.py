@@ -810,13 +810,9 @@ def run_scheduler(
 
 def add_cli(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:
     """Add the ``schedule`` and ``scheduler`` commands to the CLI's subparsers."""
-    registry = argparse.ArgumentParser(add_help=False)
-    registry.add_argument(
-        "--portals",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS or scraper/portals)",
-    )
+    from archive.cli import registry_parent
+
+    registry = registry_parent()
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 

@@ -17,9 +17,11 @@ from archive.config import Config
 
 def add_cli(subparsers: argparse._SubParsersAction, common_parent: argparse.ArgumentParser) -> None:
     """Add the ``import-warc`` command to the CLI's subparsers."""
+    from archive.cli import registry_parent
+
     p = subparsers.add_parser(
         "import-warc",
-        parents=[common_parent],
+        parents=[common_parent, registry_parent()],
         help="import WARC/ARC files (Heritrix, Browsertrix, wget, Common Crawl, our own)",
         description="Feed existing WARC or ARC files (gzip or not) through the crawl's "
         "extraction and storage, for the registered portals (all, or --portal) and any "
@@ -41,12 +43,6 @@ def add_cli(subparsers: argparse._SubParsersAction, common_parent: argparse.Argu
         metavar="HOST",
         help="also import this host's pages as a site without a TOML (host or host:port; "
         "family detected, as `crawl URL`; repeatable)",
-    )
-    p.add_argument(
-        "--portals",
-        default=argparse.SUPPRESS,
-        metavar="DIR",
-        help="portal registry directory (default: $PORTAL_ARCHIVE_PORTALS or scraper/portals)",
     )
     p.add_argument("--no-index", action="store_true", help="do not update the search index")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
