@@ -66,14 +66,12 @@ def _sha256_of(path) -> str:
 def check(archive: Archive, index, *, deep: bool = False, repair: bool = False) -> CheckReport:
     """Compare the database with the index and the stored files. ``deep`` re-hashes every
     file (else only existence and size); ``repair`` brings the index in line."""
-    from search.sync import _state_hash, sync_index
+    from search.sync import index_states, sync_index
 
     report = CheckReport()
-    in_db = archive.article_hashes()
-    report.articles = len(in_db)
-    docs = {DOCUMENT_ID_PREFIX + k: _state_hash(v) for k, v in archive.document_states().items()}
-    report.documents = len(docs)
-    in_db.update(docs)
+    in_db = index_states(archive)
+    report.documents = sum(i.startswith(DOCUMENT_ID_PREFIX) for i in in_db)
+    report.articles = len(in_db) - report.documents
     in_index = index.indexed_hashes()
     report.index_missing = sorted(i for i in in_db if i not in in_index)
     report.index_stale = sorted(i for i in in_db if i in in_index and in_index[i] != in_db[i])

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     filters.add_argument("--topic", choices=("cchc", "dvhc"))
     filters.add_argument("--from", dest="date_from", type=_date, metavar="DATE")
     filters.add_argument("--to", dest="date_to", type=_date, metavar="DATE")
+    filters.add_argument(
+        "--unit",
+        metavar="NAME|CODE",
+        help="administrative unit, with or without diacritics ('quan thanh xuan', 'phường "
+        "Kim Giang, Thanh Xuân', 009, 00367@2025): entries it issued or that name it, its "
+        "communes', and those of the units it was formed from (docs/units.md)",
+    )
 
     p = argparse.ArgumentParser(
         prog="portal-archive",
@@ -669,6 +676,7 @@ def _search(
         return search(
             index,
             query,
+            units=unit_keys(args),
             portal=args.portal,
             topic=args.topic,
             date_from=args.date_from,
@@ -693,11 +701,42 @@ def _terminal_snippet(snippet: str) -> str:
     return html.unescape(snippet.replace("<b>", bold).replace("</b>", reset))
 
 
+def resolve_unit(config: Config, args: argparse.Namespace) -> None:
+    """Resolve ``--unit`` into ``args.unit_filter`` (a :class:`archive.unit_links.UnitFilter`,
+    or None); an unknown or ambiguous unit is an error (exit 2) listing the candidates."""
+    args.unit_filter = None
+    if getattr(args, "unit", None):
+        from archive.unit_links import resolve_unit_filter
+
+        archive = Archive(config)
+        try:
+            args.unit_filter = resolve_unit_filter(archive, args.unit)
+        finally:
+            archive.close()
+
+
+def unit_keys(args: argparse.Namespace) -> frozenset[str] | None:
+    f = getattr(args, "unit_filter", None)
+    return f.keys if f is not None else None
+
+
+def unit_line(f) -> str:
+    """``quận Thanh Xuân (009@pre2025) — gồm các đơn vị trước sắp xếp: …``"""
+    return f"unit: {f.unit.label} ({f.unit.key})" + (f" — {f.note}" if f.note else "")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
-    result = _search(config_from(args), args.query, args, page=args.page, per_page=args.limit)
+    config = config_from(args)
+    resolve_unit(config, args)
+    result = _search(config, args.query, args, page=args.page, per_page=args.limit)
     if args.json:
-        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        out = search_json(result)
+        if args.unit_filter is not None:
+            out["unit"] = args.unit_filter.as_dict()
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
+    if args.unit_filter is not None:
+        print(unit_line(args.unit_filter))
     print_search(result)
     return 0
 
@@ -752,8 +791,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from archive.export import write_export
 
     config = config_from(args)
+    resolve_unit(config, args)
+    if args.unit_filter is not None:
+        print(unit_line(args.unit_filter), file=sys.stderr)
     ids = None
-    if args.query:
+    if args.query or args.unit_filter is not None:
         ids = export_ids(config, args)
     archive = Archive(config)
     try:
@@ -827,6 +869,7 @@ def export_description(args: argparse.Namespace) -> dict:
         "topic": args.topic,
         "from": args.date_from.isoformat() if args.date_from else None,
         "to": args.date_to.isoformat() if args.date_to else None,
+        "unit": f.as_dict() if (f := getattr(args, "unit_filter", None)) is not None else None,
     }
 
 
@@ -844,6 +887,7 @@ def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
         date_from=args.date_from,
         date_to=args.date_to,
         type="article",
+        units=unit_keys(args),
     )
 
 
@@ -1082,14 +1126,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ArchiveError, RegistryError, IndexVersionError) as exc:
         print(f"portal-archive {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `portal-archive search … | head`: an OSError, but not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
     except OSError as exc:  # unwritable output, full disk, unreadable data directory
         print(f"portal-archive {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,8 @@ from archive.store import Archive
 
 DEMO_PORT_BASE = 8701
 DEMO_QUERIES = ("cai cach hanh chinh", '"sắp xếp đơn vị hành chính"', "139/kh-ubnd")
+#: An old district typed without diacritics, and a 2025 ward formed from its wards.
+DEMO_UNITS = ("quan thanh xuan", "phường Khương Đình, Hà Nội")
 
 
 def run_demo(config: Config, *, quiet: bool = False) -> int:
@@ -31,6 +33,19 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
 
     started = time.perf_counter()
     config.ensure()
+    from archive.units import load_units
+
+    archive = Archive(config)
+    try:
+        print("== administrative units: the gazetteer of both systems (before/after 1/7/2025)")
+        loaded = load_units(archive)
+        print(
+            f"   {loaded.rows:,} rows (units, names, successions), "
+            f"{loaded.units.inserted + loaded.names.inserted + loaded.successions.inserted:,} "
+            f"new, in {loaded.seconds:.1f}s"
+        )
+    finally:
+        archive.close()
     try:
         world = SampleWorld(port_base=DEMO_PORT_BASE).start()
     except OSError:
@@ -71,6 +86,15 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
             result = search(
                 index, q, per_page=3, text_for=lambda aid: archive.bodies([aid]).get(aid)
             )
+            print_search(result)
+        from archive.unit_links import resolve_unit_filter
+
+        for name in DEMO_UNITS:
+            unit = resolve_unit_filter(archive, name)
+            result = search(index, "", units=unit.keys, per_page=3, sort="newest")
+            print(f"== by unit: {name} → {unit.unit.label} ({unit.unit.key})")
+            if unit.note:
+                print(f"   {unit.note}")
             print_search(result)
         exports = config.data_dir / "exports"
         exports.mkdir(exist_ok=True)

@@ -354,3 +354,28 @@ class ScheduleFire(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EntryUnit(Base):
+    """An archived entry (an article, or a document as ``doc:<sha256>``) and an administrative
+    unit it belongs to: ``issuer`` (the portal's unit as it was on the publication date; for a
+    document, the unit named in its issuer) or ``mention`` (a unit its text names). Filled by
+    :func:`archive.unit_links.link_units`; ``unit_key`` is a key of ``admin_units``
+    (``009@pre2025``), not a foreign key, so that linking needs no ``units load``."""
+
+    __tablename__ = "entry_units"
+
+    entry_id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    unit_key: Mapped[str] = mapped_column(String(20), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10), primary_key=True)  # "issuer" | "mention"
+
+
+class EntryUnitState(Base):
+    """What an entry's links were computed from (content, the portal's unit code, the
+    gazetteer's data and rules), hashed: a different value means they must be recomputed,
+    and the search index re-indexes the entry."""
+
+    __tablename__ = "entry_unit_states"
+
+    entry_id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    state: Mapped[str] = mapped_column(String(40))

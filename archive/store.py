@@ -820,6 +820,7 @@ class Archive:
                         "slug": p.slug,
                         "name": p.name,
                         "unit": p.unit,
+                        "unit_code": (p.config or {}).get("unit_code") or "",
                         "base_url": p.base_url,
                         "family": p.family,
                         "articles": counts.get(p.id, 0),

@@ -36,7 +36,7 @@ import json
 import re
 import sqlite3
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -150,11 +150,17 @@ def _name_key(s: str) -> str:
     return " ".join(t.lstrip("0") or "0" if t.isdigit() else t for t in key.split())
 
 
+_LEVEL_SUFFIX = re.compile(
+    r"\s*\((?:" + "|".join(k.capitalize() for k in KIND_LEVELS) + r")\)$", re.IGNORECASE
+)
+
+
 def _split_kind(full_name: str, kind: str) -> str:
     """The name without its level word: ``("Phường Thanh Xuân", "phường")`` -> ``"Thanh Xuân"``."""
     words = len(kind.split())
     parts = full_name.split()
-    if len(parts) > words and name_key(" ".join(parts[:words])) == name_key(kind):
+    # compared with accents: "Phương Liệt" does not start with "phường", nor "Xa Dung" with "xã"
+    if len(parts) > words and search_form(" ".join(parts[:words])) == search_form(kind):
         return " ".join(parts[words:])
     return full_name
 
@@ -327,8 +333,10 @@ def read_sources() -> SourceData:
     succ: dict[tuple[str, str], dict] = {}
 
     def add_unit(unit: Unit) -> None:
-        # Numbered units keep the level word in the source's short name ("Quận 3").
-        unit = _replace(unit, short_name=_split_kind(unit.short_name, unit.kind))
+        # Numbered units keep the level word in the source's short name ("Quận 3"); two
+        # units of one name in a district carry it behind ("Yên Viên (Thị trấn)").
+        short = _LEVEL_SUFFIX.sub("", unit.short_name)
+        unit = _replace(unit, short_name=_split_kind(short, unit.kind))
         units[unit.key] = unit
         names[(unit.key, unit.name)] = UnitName(
             unit.key, unit.name, unit.short_name, unit.kind, True, unit.source
@@ -799,6 +807,14 @@ class Gazetteer:
                     frontier.append(ref)
         return out
 
+    def place(self, key: str) -> str:
+        """The unit with its parents: ``xã Tân Minh, huyện Sóc Sơn, thành phố Hà Nội``."""
+        unit = self.unit(key)
+        parents = [unit.parent_key] if unit.parent_key else []
+        while parents and (parent := self.units.get(parents[-1])) and parent.parent_key:
+            parents.append(parent.parent_key)
+        return ", ".join([unit.label, *(self.units[p].label for p in parents if p in self.units)])
+
     def _context_keys(self, key: str) -> set[str]:
         """Ancestors, and the provinces their provinces became or came from (so "tỉnh Lâm
         Đồng" placed after an old Bình Thuận commune still narrows it down)."""
@@ -1060,19 +1076,22 @@ class Gazetteer:
             return []
         provinces = self.province_keys(context_province) if context_province else None
         resolved = self._resolve_chains(text, raw)
-        # A text that names units of one system only ("quận Thanh Xuân": districts ended in
-        # 2025) is read in that system: "thành phố Hà Nội" beside it is the one of then.
-        eras = {self.units[c[0]].era for c in resolved if len(c) == 1}
-        if len(eras) == 1:
-            era = eras.pop()
-            resolved = [[k for k in c if self.units[k].era == era] or c for c in resolved]
+        # A text that names units of one system ("quận Thanh Xuân": districts ended in 2025)
+        # is read in that system: "thành phố Hà Nội" beside it is the one of then.
+        # Both systems named: the one named most often, if one is.
+        eras = Counter(self.units[c[0]].era for c in resolved if len(c) == 1).most_common()
+        era = eras[0][0] if eras and (len(eras) == 1 or eras[0][1] > eras[1][1]) else None
         out = []
         for (start, end, kind, name_text, _), candidates in zip(raw, resolved, strict=True):
             narrowed = candidates
+            # the province first: "phường Thanh Xuân" on a Hà Nội portal is not the phường
+            # Thạnh Xuân of Hồ Chí Minh City, whatever system the rest of the text is in
             if provinces:
                 narrowed = [
                     k for k in narrowed if (self.units[k].province_key or k) in provinces
                 ] or narrowed
+            if era:
+                narrowed = [k for k in narrowed if self.units[k].era == era] or narrowed
             if on:
                 narrowed = [k for k in narrowed if self.units[k].exists_on(on)] or narrowed
             narrowed = sorted(narrowed, key=lambda k: _unit_order(self.units[k]))
@@ -1098,6 +1117,9 @@ class Gazetteer:
             end = tokens[n - 1][1]
             if not _written_as_name(text[pos:end]):
                 continue
+            # written with its accents: "Thanh Xuân" is not "Thạnh Xuân" (when both exist)
+            written = search_form(text[pos:end])
+            names = [x for x in names if search_form(x.short_name) == written] or names
             exact = [x.unit_key for x in names if x.kind == kind]
             # "xã" for a thị trấn, "thành phố" for a thị xã: the same level at least; not for
             # abbreviations ("UBND TP Chu Ngọc Anh" is a chairman, not thị xã Chũ)

@@ -5,6 +5,7 @@ A portal file holds values only::
     slug = "quan-thanh-xuan"
     name = "Cổng thông tin điện tử quận Thanh Xuân"
     unit = "Quận Thanh Xuân, thành phố Hà Nội"
+    unit_code = "009"                       # GSO code, or a key: "009@pre2025"
     family = "liferay"                      # see scraper.platforms.FAMILIES
     base_url = "https://thanhxuan.hanoi.gov.vn/"
     start_urls = ["https://thanhxuan.hanoi.gov.vn/"]
@@ -14,12 +15,19 @@ A portal file holds values only::
     [settings]                              # optional: Scrapy settings for this portal
     DOWNLOAD_DELAY = 2
 
+``unit_code`` names the portal's administrative unit by its GSO code (``portal-archive units
+search NAME`` finds it): 2 digits for a province, 3 for a district, 5 for a commune. The 2025
+lists reuse some commune codes for other units; for those, give the key ``CODE@pre2025`` or
+``CODE@2025`` (docs/units.md). Articles are linked to the unit as it was on their publication
+date (archive/unit_links.py).
+
 Another directory can be used with ``--portals DIR`` or ``PORTAL_ARCHIVE_PORTALS``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +38,20 @@ from scraper.platforms import FAMILIES, Platform
 
 DEFAULT_DIR = Path(__file__).parent / "portals"
 REQUIRED = ("slug", "name", "unit", "family", "base_url")
-KNOWN = set(REQUIRED) | {
-    "start_urls",
-    "category_urls",
-    "selectors",
-    "settings",
-    "unit_code",
-    "notes",
-}
+#: Required in a registry file; a portal crawled by URL alone (``crawl --url``) has none.
+REQUIRED_IN_FILES = ("unit_code",)
+KNOWN = (
+    set(REQUIRED)
+    | set(REQUIRED_IN_FILES)
+    | {
+        "start_urls",
+        "category_urls",
+        "selectors",
+        "settings",
+        "notes",
+    }
+)
+_UNIT_CODE = re.compile(r"\d{2,5}(?:@(?:2025|pre2025))?")
 
 
 class RegistryError(Exception):
@@ -55,7 +69,7 @@ class PortalEntry:
     category_urls: tuple[str, ...] = ()
     selectors: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
-    unit_code: str | None = None
+    unit_code: str = ""
     path: Path | None = None
 
     @property
@@ -90,16 +104,18 @@ def load_file(path: Path) -> PortalEntry:
         raise RegistryError(f"{path}: not valid TOML: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: cannot read: {exc}") from exc
-    return entry_from_dict(data, path)
+    return entry_from_dict(data, path, required=REQUIRED + REQUIRED_IN_FILES)
 
 
-def entry_from_dict(data: dict, path: Path | None = None) -> PortalEntry:
+def entry_from_dict(
+    data: dict, path: Path | None = None, *, required: tuple[str, ...] = REQUIRED
+) -> PortalEntry:
     where = str(path) if path else "<portal>"
 
     def fail(key: str, why: str) -> RegistryError:
         return RegistryError(f"{where}: key '{key}': {why}")
 
-    for key in REQUIRED:
+    for key in required:
         if key not in data:
             raise fail(key, "missing")
         if not isinstance(data[key], str) or not data[key].strip():
@@ -107,6 +123,13 @@ def entry_from_dict(data: dict, path: Path | None = None) -> PortalEntry:
     for key in data:
         if key not in KNOWN:
             raise fail(key, f"unknown key (known: {', '.join(sorted(KNOWN))})")
+    code = data.get("unit_code", "")
+    if not isinstance(code, str) or code.strip() and not _UNIT_CODE.fullmatch(code.strip()):
+        raise fail(
+            "unit_code",
+            f'{code!r} is not a unit code: give the GSO code as a string ("009", '
+            '"00367") or a key ("00367@pre2025"); `portal-archive units search NAME` finds it',
+        )
     if data["family"] not in FAMILIES:
         raise fail(
             "family", f"unknown family {data['family']!r} (known: {', '.join(sorted(FAMILIES))})"
@@ -140,7 +163,7 @@ def entry_from_dict(data: dict, path: Path | None = None) -> PortalEntry:
         category_urls=urls["category_urls"],
         selectors=dict(data.get("selectors", {})),
         settings=dict(data.get("settings", {})),
-        unit_code=data.get("unit_code"),
+        unit_code=code.strip(),
         path=path,
     )
 

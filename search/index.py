@@ -56,7 +56,7 @@ DEFAULT_BATCH_SIZE = 20_000
 #: Bumped when fields change; an index of another version is rebuilt (it is derived data).
 #: 2: documents (attachments) beside articles, document kinds; 3: positions stored as raw
 #: 32-bit arrays (search.analysis.VietnamesePositions), for fast phrase checks.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_FILE = "PORTAL_ARCHIVE_SCHEMA"
 
 
@@ -203,6 +203,7 @@ class IndexDoc:
     doc_kinds: list[str] = field(default_factory=list)
     year: int | None = None
     extra: str = ""
+    units: list[str] = field(default_factory=list)  # unit keys: issuer and mentioned
 
 
 def _text_field(ana: VietnameseAnalyzer, **kwargs: Any) -> TEXT:
@@ -233,6 +234,9 @@ def make_schema() -> Schema:
         type=ID(stored=True, sortable=True),  # "article" | "document"
         doc_kinds=KEYWORD(stored=True, lowercase=True),  # kind slugs: "ke-hoach quyet-dinh"
         doc_kindset=ID(sortable=True),  # the same as one column value, for facets
+        # administrative-unit keys ("009@pre2025"): the issuer as on the publication date
+        # and the units named (archive/unit_links.py); filters by unit read these postings
+        units=KEYWORD(),
     )
 
 
@@ -272,6 +276,8 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         fields["topics"] = " ".join(topics)
     if kinds:
         fields["doc_kinds"] = " ".join(kinds)
+    if doc.units:
+        fields["units"] = " ".join(sorted(set(doc.units)))
     if doc.published is not None:
         fields["published"] = local_naive(doc.published)
         fields["pub"] = doc.published.isoformat()

@@ -29,7 +29,7 @@ import heapq
 import html
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from itertools import compress, repeat
@@ -346,10 +346,14 @@ def _allowed(
     type_: str | None = None,
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
+    units: Collection[str] | None = None,
 ) -> list[set[int]] | None:
     """Per leaf segment, the local docnums every filter lets through; None when there is no
-    filter."""
+    filter. ``units``: entries linked to any of these unit keys (an empty collection lets
+    nothing through)."""
     keyword: list[tuple[str, list[str]]] = []
+    if units is not None:
+        keyword.append(("units", sorted(units)))
     if portal:
         keyword.append(("portal", [portal] if isinstance(portal, str) else list(portal)))
     if topic:
@@ -778,6 +782,7 @@ def search(
     type: str | None = None,  # noqa: A002 - the facet's name
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
+    units: Collection[str] | None = None,
     sort: str = "relevance",
     page: int = 1,
     per_page: int = 10,
@@ -790,7 +795,9 @@ def search(
     ``date_from``/``date_to`` filter on the publication date (Vietnamese local date),
     inclusive. ``type`` keeps articles or documents (attachments) only; ``doc_kind`` keeps
     documents of that kind ("Kế hoạch", "ke hoach" or "ke-hoach") and articles citing one;
-    ``year`` the issue year of a document or the publication year of an article.
+    ``year`` the issue year of a document or the publication year of an article; ``units``
+    the entries linked to any of these administrative-unit keys (issued by or naming them:
+    give a unit's closure, :func:`archive.unit_links.resolve_unit_filter`).
     ``texts_for(ids)`` (one call for the page's hits) or ``text_for(id)`` supply the body
     text for the snippets; without them, or when the body has no match, the lead is used.
     Facets count every match (not only the page): type, portal, topic, document kind and
@@ -808,7 +815,7 @@ def search(
     if searcher.doc_count_all() == 0:
         return empty  # an empty index's reader has no columns (facets would fail)
     data = _SearcherData.of(searcher)
-    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year)
+    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
     if allowed is not None and not any(allowed):
         return empty
     matched = _match(searcher, parsed, allowed)
@@ -864,6 +871,7 @@ def search_ids(
     type: str | None = None,  # noqa: A002 - the facet's name
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
+    units: Collection[str] | None = None,
     sort: str = "relevance",
     limit: int | None = None,
     rank_limit: int = RANK_IDS_LIMIT,
@@ -880,7 +888,7 @@ def search_ids(
     if searcher.doc_count_all() == 0:
         return []
     data = _SearcherData.of(searcher)
-    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year)
+    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
     if allowed is not None and not any(allowed):
         return []
     matched = _match(searcher, parsed, allowed)

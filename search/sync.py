@@ -8,7 +8,6 @@ with the hash the index holds, re-indexes what changed and removes what is gone.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import sys
@@ -82,8 +81,13 @@ def document_to_doc(d: DocumentRecord) -> IndexDoc:
     )
 
 
-def _state_hash(state: str) -> str:
-    return hashlib.sha1(state.encode("utf-8")).hexdigest()
+def index_states(archive: Archive) -> dict[str, str]:
+    """search id -> the state the index must hold for it: what its content and its unit links
+    were computed from (:func:`archive.unit_links.entry_states`). An entry whose state differs
+    from the index's is re-indexed."""
+    from archive.unit_links import entry_states
+
+    return entry_states(archive)
 
 
 def sync_index(
@@ -93,14 +97,16 @@ def sync_index(
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Index what changed since the last sync; ``rebuild`` re-indexes everything."""
+    """Link new and changed entries to their administrative units
+    (:func:`archive.unit_links.link_units`), then index what changed since the last sync;
+    ``rebuild`` re-indexes everything."""
+    from archive.unit_links import entry_units, link_units
+
     started = time.perf_counter()
-    in_db = archive.article_hashes()
-    doc_states = {
-        DOCUMENT_ID_PREFIX + sha: _state_hash(state)
-        for sha, state in archive.document_states().items()
-    }
-    in_db.update(doc_states)
+    in_db = index_states(archive)
+    linked = link_units(archive, states=in_db)
+    for problem in linked.problems:
+        logger.warning("administrative units: %s", problem)
     in_index = {} if rebuild else index.indexed_hashes()
     changed = [aid for aid, h in in_db.items() if in_index.get(aid) != h]
     gone = [aid for aid in in_index if aid not in in_db]
@@ -108,18 +114,28 @@ def sync_index(
     total = len(changed)
     done = 0
     if changed:
-        articles = [i for i in changed if i not in doc_states]
-        shas = [i[len(DOCUMENT_ID_PREFIX) :] for i in changed if i in doc_states]
+        articles = [i for i in changed if not i.startswith(DOCUMENT_ID_PREFIX)]
+        shas = [i[len(DOCUMENT_ID_PREFIX) :] for i in changed if i.startswith(DOCUMENT_ID_PREFIX)]
+
+        def with_units(docs: Iterator[IndexDoc]) -> Iterator[IndexDoc]:
+            """The entries with their unit links and their state, 500 at a time."""
+            while chunk := list(itertools.islice(docs, 500)):
+                units = entry_units(archive, [d.id for d in chunk])
+                for doc in chunk:
+                    links = units.get(doc.id, {})
+                    doc.units = sorted({k for keys in links.values() for k in keys})
+                    doc.content_hash = in_db[doc.id]
+                    yield doc
 
         def documents() -> Iterator[IndexDoc]:
             for record in archive.iter_documents(shas):
-                doc = document_to_doc(record)
-                doc.content_hash = doc_states[doc.id]
-                yield doc
+                yield document_to_doc(record)
 
-        docs = itertools.chain(
-            (record_to_doc(r) for r in archive.iter_articles(ids=articles)) if articles else (),
-            documents() if shas else (),
+        docs = with_units(
+            itertools.chain(
+                (record_to_doc(r) for r in archive.iter_articles(ids=articles)) if articles else (),
+                documents() if shas else (),
+            )
         )
 
         def tick(n: int) -> None:

@@ -293,7 +293,7 @@ def test_unreachable_portal_fails_clearly(tmp_path):
     registry = tmp_path / "portals"
     registry.mkdir()
     (registry / "gone.toml").write_text(
-        'slug = "gone"\nname = "Gone"\nunit = "Huyện X"\nfamily = "nukeviet"\n'
+        'slug = "gone"\nname = "Gone"\nunit = "Huyện X"\nunit_code = "009"\nfamily = "nukeviet"\n'
         f'base_url = "http://127.0.0.1:{port}/"\n',
         encoding="utf-8",
     )

@@ -28,6 +28,7 @@ def pipeline(tmp_path):
             "slug": "p",
             "name": "P",
             "unit": "Xã P",
+            "unit_code": "00406",
             "family": "generic",
             "base_url": "https://p.example.gov.vn/",
         }

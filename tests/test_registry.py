@@ -10,6 +10,7 @@ GOOD = """
 slug = "xa-a"
 name = "Trang TTĐT xã A"
 unit = "Xã A"
+unit_code = "00406"
 family = "nukeviet"
 base_url = "https://xaa.example.gov.vn/"
 category_urls = ["https://xaa.example.gov.vn/vi/news/cai-cach-hanh-chinh/"]
@@ -42,6 +43,9 @@ def test_good_file(tmp_path):
     [
         (GOOD.replace('family = "nukeviet"', 'family = "joomla"'), "family"),
         (GOOD.replace('unit = "Xã A"\n', ""), "unit"),
+        (GOOD.replace('unit_code = "00406"\n', ""), "unit_code"),
+        (GOOD.replace('unit_code = "00406"', 'unit_code = "Xã Tân Minh"'), "unit_code"),
+        (GOOD.replace('unit_code = "00406"', "unit_code = 406"), "unit_code"),
         (GOOD.replace('base_url = "https', 'base_url = "ftp'), "base_url"),
         (GOOD.replace('category_urls = ["https', 'category_urls = ["file'), "category_urls"),
         ('colour = "red"\n' + GOOD, "colour"),

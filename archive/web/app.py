@@ -17,6 +17,7 @@ one gets a 400 with a message, never a traceback.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import os
 import queue
@@ -49,7 +50,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from archive.config import Config
 from archive.docrefs import kind_label
 from archive.store import DOCUMENT_ID_PREFIX, Archive
-from archive.text import fold_lower
+from archive.unit_links import AmbiguousUnit
 from archive.web.operations import Operations
 from archive.web.operations import register as register_operations
 
@@ -356,7 +357,9 @@ def create_app(
     portal_cache: dict[str, Any] = {"at": None, "rows": []}
 
     def remember_portals(rows: list[dict]) -> list[dict]:
-        portal_cache["rows"] = [{k: r[k] for k in ("slug", "name", "unit")} for r in rows]
+        portal_cache["rows"] = [
+            {k: r.get(k, "") for k in ("slug", "name", "unit", "unit_code")} for r in rows
+        ]
         portal_cache["at"] = time.monotonic()
         return portal_cache["rows"]
 
@@ -370,17 +373,41 @@ def create_app(
             return remember_portals(archive.portal_status())
         return portal_cache["rows"]
 
+    @functools.lru_cache(maxsize=256)
+    def unit_filter(value: str):
+        """The administrative unit ``value`` names, with what a filter by it covers
+        (archive/unit_links.py). Unknown: a 400; several units: :class:`AmbiguousUnit`,
+        which the search page turns into a choice."""
+        from archive.unit_links import resolve_unit_filter
+        from archive.units import UnitsError
+
+        try:
+            return resolve_unit_filter(archive, value)
+        except AmbiguousUnit:
+            raise
+        except UnitsError as exc:
+            raise BadRequest(f"unit: {exc}") from None
+
+    def article_units(entry_id: str) -> dict[str, list[dict]]:
+        """The units an article was issued by (as on its date) and names, with their places."""
+        from archive.unit_links import entry_units, units_gazetteer
+
+        links = entry_units(archive, [entry_id]).get(entry_id, {})
+        g = units_gazetteer(archive)
+        out: dict[str, list[dict]] = {}
+        for role, keys in links.items():
+            out[role] = [
+                {"key": k, "place": g.place(k) if k in g.units else k,
+                 "era": "từ 1/7/2025" if k.endswith("@2025") else "trước 1/7/2025"}
+                for k in keys
+            ]  # fmt: skip
+        return out
+
     def search_filters(params: SearchParams) -> dict[str, Any]:
         """The keyword arguments of search() and search_ids() for ``params``."""
-        portals = list(params.portal)
-        if params.unit:
-            wanted = fold_lower(params.unit)  # "quan thanh xuan" finds "Quận Thanh Xuân, …"
-            units = [p for p in portal_names() if wanted in fold_lower(p["unit"])]
-            portals += [p["slug"] for p in units]
-            if not units:
-                portals = ["-no-such-portal-"]
         return {
-            "portal": portals or None,
+            "units": unit_filter(params.unit).keys if params.unit else None,
+            "portal": params.portal or None,
             "topic": params.topic or None,
             "date_from": params.date_from,
             "date_to": params.date_to,
@@ -419,6 +446,10 @@ def create_app(
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return error(request, 400, str(exc))
+
+    @app.exception_handler(AmbiguousUnit)
+    async def ambiguous_unit(request: Request, exc: AmbiguousUnit) -> Response:
+        return error(request, 400, f"unit: {exc}")
 
     @app.exception_handler(IndexVersionError)
     async def index_outdated(request: Request, exc: IndexVersionError) -> Response:
@@ -461,8 +492,21 @@ def create_app(
     @app.get("/search.json", summary="Tìm kiếm (JSON)", openapi_extra=SEARCH_OPENAPI)
     def search_page(request: Request) -> Response:
         params = SearchParams.parse(request)
-        result = run_search(params)
+        unit, choices = None, []
+        try:
+            if params.unit:
+                unit = unit_filter(params.unit)
+            result = run_search(params)
+        except AmbiguousUnit as exc:
+            # "Thanh Xuân": a district, a 2025 ward, communes of four provinces: let them choose
+            from search.query import SearchResult
+
+            choices = exc.candidates
+            result = SearchResult(total=0, hits=[], page=1, per_page=params.per_page,
+                                  query=params.q, facets={})  # fmt: skip
         data = {
+            "unit": unit.as_dict() if unit else None,
+            "unit_choices": choices,
             "query": params.q,
             "filters": dict(params.items(page=1)),
             "total": result.total,
@@ -475,7 +519,9 @@ def create_app(
             else None,
         }
         portals = portal_names()
-        units = sorted({p["unit"] for p in portals if p["unit"]})
+        # the portals' own units, to filter by with one click (any other: type its name)
+        units = sorted({(p["unit_code"] or p["unit"], p["unit"]) for p in portals if p["unit"]},
+                       key=lambda u: u[1])  # fmt: skip
         collections = []
         user = user_of(request)
         if user and not wants_json(request):
@@ -487,6 +533,7 @@ def create_app(
             request,
             "search.html",
             {"p": params, "result": result, "pages": pages, "units": units,
+             "unit": unit, "unit_choices": choices,
              "portal_names": {x["slug"]: x["name"] for x in portals},
              "collections": collections, "years": _year_options(result)},
             data,
@@ -522,8 +569,10 @@ def create_app(
                 mine = list_collections(archive, user["id"])
         warc = found.get("warc")
         capture = f"/articles/{article_id}/capture" if warc else None
+        units = article_units(article_id)
         data = {
             **record.as_dict(),
+            "units": units,
             "attachments": found["attachments"],
             "versions": [{k: v for k, v in x.items() if k != "body"} for x in versions],
             "changes": changes,
@@ -535,7 +584,7 @@ def create_app(
             "article.html",
             {"a": record, "attachments": found["attachments"], "changes": changes,
              "versions": versions, "raw_html": raw_html, "collections_of_user": mine,
-             "capture": capture},
+             "capture": capture, "units": units},
             data,
         )  # fmt: skip
 

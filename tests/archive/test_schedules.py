@@ -486,7 +486,7 @@ def registry(tmp_path) -> Path:
     root.mkdir()
     for slug in ("quan-a", "quan-b"):
         (root / f"{slug}.toml").write_text(
-            f'slug = "{slug}"\nname = "Cổng {slug}"\nunit = "Quận {slug}"\n'
+            f'slug = "{slug}"\nname = "Cổng {slug}"\nunit = "Quận {slug}"\nunit_code = "009"\n'
             f'family = "generic"\nbase_url = "https://{slug}.example.gov.vn/"\n',
             encoding="utf-8",
         )

@@ -280,7 +280,7 @@ def test_search_export_streams_every_match(client):
 @pytest.mark.parametrize(
     "params",
     [{"q": "cai cach"}, {"q": "tuyên truyền", "sort": "newest"}, {"q": '"hành chính" -ubnd'},
-     {"topic": "cchc"}, {"q": "kế hoạch", "unit": "thanh xuan"}],
+     {"topic": "cchc"}, {"q": "kế hoạch", "unit": "quan thanh xuan"}],
 )  # fmt: skip
 def test_search_export_rows_are_the_search_s_articles(client, params):
     # the export finds its ids without ranking or snippets; they are the search's articles,
