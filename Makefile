@@ -63,6 +63,7 @@ bench: install
 	$(PY) bench/bench_recrawl.py --out bench/results/recrawl.md
 	$(PY) bench/bench_resume.py --out bench/results/resume.md
 	$(PY) bench/bench_warc.py --out bench/results/warc.md
+	$(PY) bench/bench_units.py --out bench/results/units.md
 	$(PY) bench/report.py
 
 # The long ones (about 20 and 50 minutes): a 10,000-article portal, 100,000 articles on the web.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from archive.models import ArticleVersion, Document, RawResponse
 from archive.store import DOCUMENT_ID_PREFIX, Archive
+from archive.warcfiles import abandoned_open_files, recover_open_files, warc_dir
 
 CHUNK = 1 << 20
 
@@ -34,6 +35,8 @@ class CheckReport:
     files_checked: int = 0
     files_lost: list[dict] = field(default_factory=list)
     repaired: dict[str, int] = field(default_factory=dict)
+    warc_open: list[str] = field(default_factory=list)  # left open by a killed crawl
+    warc_recovered: list[str] = field(default_factory=list)  # closed by --repair
 
     @property
     def index_ok(self) -> bool:
@@ -43,8 +46,17 @@ class CheckReport:
     def files_ok(self) -> bool:
         return not (self.raw_lost or self.files_lost)
 
+    @property
+    def warc_ok(self) -> bool:
+        return len(self.warc_recovered) == len(self.warc_open)
+
     def as_dict(self) -> dict:
-        return {**self.__dict__, "index_ok": self.index_ok, "files_ok": self.files_ok}
+        return {
+            **self.__dict__,
+            "index_ok": self.index_ok,
+            "files_ok": self.files_ok,
+            "warc_ok": self.warc_ok,
+        }
 
 
 def _sha256_of_gzip(path) -> str:
@@ -117,6 +129,12 @@ def check(archive: Archive, index, *, deep: bool = False, repair: bool = False) 
             problem = "altered"
         if problem:
             report.files_lost.append({"sha256": sha, "urls": [url], "problem": problem})
+
+    # WARC files a killed crawl left open: the next crawl of the portal closes them, or this
+    directory = warc_dir(archive.config)
+    report.warc_open = [p.name for p in abandoned_open_files(directory)]
+    if repair and report.warc_open:
+        report.warc_recovered = [p.name for p in recover_open_files(directory)]
 
     if repair and not report.index_ok:
         result = sync_index(archive, index)

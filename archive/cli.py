@@ -1038,8 +1038,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         for lost in report.raw_lost[:20] + report.files_lost[:20]:
             print(f"  LOST ({lost['problem']}): {lost['sha256'][:12]} {' '.join(lost['urls'])}")
+        if report.warc_open:
+            done = f", {len(report.warc_recovered)} closed" if report.warc_recovered else ""
+            hint = "" if args.repair else " (--repair closes them)"
+            print(f"WARC files left open by a stopped crawl: {len(report.warc_open)}{done}{hint}")
+            for name in report.warc_open[:10]:
+                print(f"  open: {name}")
     index_ok = report.index_ok or bool(report.repaired)
-    return 0 if index_ok and report.files_ok else 1
+    return 0 if index_ok and report.files_ok and report.warc_ok else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:

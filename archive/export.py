@@ -33,6 +33,8 @@ CSV_COLUMNS = (
     "id",
     "portal",
     "unit",
+    "issuer_unit",
+    "units_named",
     "title",
     "published",
     "author",
@@ -66,6 +68,8 @@ def _flat(record: ArticleRecord) -> dict:
     """The record's fields by export column, lists joined or JSON-encoded as in the CSV."""
     d = record.as_dict()
     d["topics"] = "; ".join(record.topics)
+    d["issuer_unit"] = "; ".join(u["label"] for u in record.units.get("issuer", []))
+    d["units_named"] = "; ".join(u["label"] for u in record.units.get("mention", []))
     d["doc_numbers"] = "; ".join(r["number"] for r in record.doc_refs)
     d["attachments"] = json.dumps(record.attachments, ensure_ascii=False)
     d["doc_refs"] = json.dumps(record.doc_refs, ensure_ascii=False)
@@ -89,6 +93,12 @@ XLSX_COLUMNS: dict[str, XlsxColumn] = {
     "id": XlsxColumn("Mã", 26, "Mã ổn định của bài viết: cổng + băm của đường dẫn chuẩn"),
     "portal": XlsxColumn("Cổng", 16, "Mã cổng thông tin"),
     "unit": XlsxColumn("Đơn vị", 26, "Đơn vị hành chính của cổng"),
+    "issuer_unit": XlsxColumn(
+        "Đơn vị ban hành", 30, "Đơn vị của cổng như vào ngày đăng (mã: docs/units.md)"
+    ),
+    "units_named": XlsxColumn(
+        "Đơn vị nhắc đến", 40, "Đơn vị hành chính bài viết nhắc đến, ngăn cách bằng «; »"
+    ),
     "title": XlsxColumn("Tiêu đề", 60, "Tiêu đề bài viết"),
     "published": XlsxColumn(
         "Ngày đăng", 17, "Ngày giờ đăng, giờ Việt Nam; chỉ có ngày khi cổng không ghi giờ"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import os
 import re
 import socket
@@ -34,10 +35,12 @@ from archive.models import (
     DocReference,
     Document,
     Download,
+    EntryUnit,
     Portal,
     RawResponse,
 )
 from archive.schema import ArticleItem
+from archive.units_models import AdminUnit  # its tables are created with the others
 
 
 class ArchiveError(Exception):
@@ -102,6 +105,9 @@ class ArticleRecord:
     last_seen: datetime | None = None
     version: int = 1
     content_hash: str = ""
+    # administrative units (archive/unit_links.py): {"issuer": [...], "mention": [...]}, each
+    # {"key": "009@pre2025", "label": "quận Thanh Xuân (009@pre2025)"}
+    units: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -603,10 +609,15 @@ class Archive:
         with self.Session() as s:
             for chunk in chunks:
                 q = stmt if chunk is None else stmt.where(ArticleVersion.article_id.in_(chunk))
-                for version, article, portal in s.execute(q.execution_options(yield_per=batch)):
-                    if topic and topic not in (version.topics or []):
-                        continue
-                    yield _record(version, article, portal)
+                result = s.execute(q.execution_options(yield_per=batch))
+                rows = (r for r in result if not topic or topic in (r[0].topics or []))
+                # a batch at a time: the unit links of a batch in one query, memory flat
+                while part := list(itertools.islice(rows, batch)):
+                    units = _units_of(s, [a.id for _v, a, _p in part])
+                    for version, article, portal in part:
+                        record = _record(version, article, portal)
+                        record.units = units.get(article.id, {})
+                        yield record
                 s.expunge_all()
 
     # --- documents as search entries ---------------------------------------------------
@@ -1119,6 +1130,25 @@ def _document_record(d: Document, portal: Portal | None) -> DocumentRecord:
         portal=portal.slug if portal else "",
         unit=portal.unit if portal else "",
     )
+
+
+def _units_of(s: Session, ids: Sequence[str]) -> dict[str, dict[str, list[dict]]]:
+    """entry id -> role -> [{"key", "label"}]: the entries' unit links, labelled from the
+    gazetteer tables when ``units load`` filled them (else the key alone)."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    if not ids:
+        return out
+    rows = s.execute(
+        select(EntryUnit.entry_id, EntryUnit.role, EntryUnit.unit_key, AdminUnit.kind,
+               AdminUnit.short_name)
+        .outerjoin(AdminUnit, AdminUnit.key == EntryUnit.unit_key)
+        .where(EntryUnit.entry_id.in_(list(ids)))
+        .order_by(EntryUnit.entry_id, EntryUnit.role, EntryUnit.unit_key)
+    )  # fmt: skip
+    for entry, role, key, kind, short in rows:
+        label = f"{kind} {short} ({key})" if short else key
+        out.setdefault(entry, {}).setdefault(role, []).append({"key": key, "label": label})
+    return out
 
 
 def _record(v: ArticleVersion, a: Article, p: Portal) -> ArticleRecord:

@@ -702,12 +702,16 @@ _LEVEL_RE = re.compile(
 _NAME_RUN = re.compile(r"[0-9a-z]+(?:(?:[ \t]+|[ \t]*[-\u2013][ \t]*|['\u2019])[0-9a-z]+){0,7}")
 _TOKEN = re.compile(r"[0-9a-z]+")
 _CHAIN_GAP = re.compile(r"[ \t,;\-\u2013]*")  # "xã Sơn Lĩnh, huyện Hương Sơn": one line
-_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000"), ord(" "))
+# one table, one pass: str.translate costs ~0.2 µs a character on Vietnamese text
+_FOLD_AND_SPACES = {
+    **FOLD_SAME_LENGTH,
+    **dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000"), ord(" ")),
+}
 
 
 def _fold_same_length(text: str) -> str:
     """Fold and lower-case ``text`` keeping every offset (for matching, then slicing)."""
-    folded = text.translate(FOLD_SAME_LENGTH).translate(_SPACES).lower()
+    folded = text.translate(_FOLD_AND_SPACES).lower()
     if len(folded) != len(text):  # "İ" lower-cases to two characters
         folded = "".join(c.lower()[:1] or c for c in text.translate(FOLD_SAME_LENGTH))
     return folded

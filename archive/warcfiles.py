@@ -263,6 +263,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def abandoned_open_files(directory: Path, slug: str | None = None) -> list[Path]:
+    """The ``*.warc.gz.open`` files (of portal ``slug``, or all) whose writer is gone (a
+    crawl killed mid-file): :func:`recover_open_files` closes them."""
+    if not directory.is_dir():
+        return []
+    pattern = f"{slug}-*.warc.gz{OPEN_SUFFIX}" if slug else f"*.warc.gz{OPEN_SUFFIX}"
+    here = socket.gethostname()
+    out = []
+    for path in sorted(directory.glob(pattern)):
+        host, pid = _writer_of(path)
+        if host == here and pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        out.append(path)
+    return out
+
+
 def recover_open_files(directory: Path, slug: str | None = None) -> list[Path]:
     """Close the ``*.warc.gz.open`` files (of portal ``slug``, or all) whose writer is gone:
     cut each after its last complete record, rename it, add it to the index. A file whose
@@ -272,14 +288,7 @@ def recover_open_files(directory: Path, slug: str | None = None) -> list[Path]:
     record being written; every pointer the database holds was written after its record.
     """
     closed = []
-    if not directory.is_dir():
-        return closed
-    pattern = f"{slug}-*.warc.gz{OPEN_SUFFIX}" if slug else f"*.warc.gz{OPEN_SUFFIX}"
-    here = socket.gethostname()
-    for path in sorted(directory.glob(pattern)):
-        host, pid = _writer_of(path)
-        if host == here and pid is not None and pid != os.getpid() and _alive(pid):
-            continue
+    for path in abandoned_open_files(directory, slug):
         end, members = complete_prefix(path)
         final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
         if members == 0:

@@ -28,6 +28,7 @@ SECTIONS = (
     "search_generated",
     "doctext",
     "docmeta",
+    "units",
     "web",
 )
 

@@ -284,6 +284,7 @@ class _SearcherData:
         self._columns: dict[str, list[Any]] = {}
         self._ranks: dict[bool, list[int]] = {}
         self._factors: dict[str, _BM25Factors] = {}
+        self._terms: dict[str, frozenset[str]] = {}
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
 
     @classmethod
@@ -307,6 +308,16 @@ class _SearcherData:
                 values.append(v)
             self._columns[name] = values
         return values
+
+    def terms(self, fieldname: str) -> frozenset[str]:
+        """Every term of a field in the index (for keyword fields with few distinct terms)."""
+        found = self._terms.get(fieldname)
+        if found is None:
+            found = self._terms[fieldname] = frozenset(
+                t.decode("utf-8") if isinstance(t, bytes) else t
+                for t in self.searcher.reader().lexicon(fieldname)
+            )
+        return found
 
     def bm25_factors(self, fieldname: str) -> _BM25Factors:
         factors = self._factors.get(fieldname)
@@ -353,7 +364,9 @@ def _allowed(
     nothing through)."""
     keyword: list[tuple[str, list[str]]] = []
     if units is not None:
-        keyword.append(("units", sorted(units)))
+        # a province covers ~700 unit keys, most never linked: look up only those indexed
+        present = data.terms("units")
+        keyword.append(("units", sorted(k for k in units if k in present)))
     if portal:
         keyword.append(("portal", [portal] if isinstance(portal, str) else list(portal)))
     if topic:

@@ -86,7 +86,12 @@ def test_header_row_is_vietnamese_and_bold():
     sheet = export_book(records(3))[XLSX_SHEET]
     header = next(sheet.iter_rows(max_row=1))
     assert [c.value for c in header] == [c.header for c in XLSX_COLUMNS.values()]
-    assert [c.value for c in header][3:5] == ["Tiêu đề", "Ngày đăng"]
+    assert [c.value for c in header][3:7] == [
+        "Đơn vị ban hành",
+        "Đơn vị nhắc đến",
+        "Tiêu đề",
+        "Ngày đăng",
+    ]
     assert all(c.font.b for c in header)
 
 
@@ -199,19 +204,19 @@ def test_links_stop_after_the_limit(monkeypatch):
 
 def test_auto_filter_covers_the_data_and_header_is_frozen():
     sheet = export_book(records(7))[XLSX_SHEET]
-    assert sheet.auto_filter.ref == "A1:T8"
+    assert sheet.auto_filter.ref == "A1:V8"
     assert sheet.freeze_panes == "A2"
 
 
 def test_empty_export_still_has_header_and_filter():
     sheet = export_book([])[XLSX_SHEET]
-    assert sheet.max_row == 1 and sheet.auto_filter.ref == "A1:T1"
+    assert sheet.max_row == 1 and sheet.auto_filter.ref == "A1:V1"
 
 
 def test_column_widths_are_set():
     sheet = export_book(records(1))[XLSX_SHEET]
-    assert sheet.column_dimensions["D"].width == XLSX_COLUMNS["title"].width
-    assert sheet.column_dimensions["K"].width == XLSX_COLUMNS["body"].width
+    assert sheet.column_dimensions["F"].width == XLSX_COLUMNS["title"].width
+    assert sheet.column_dimensions["M"].width == XLSX_COLUMNS["body"].width
 
 
 def test_formula_cells_are_neutralised_like_the_csv():
@@ -270,7 +275,7 @@ def test_about_sheet_has_time_rows_and_columns():
     assert info["Ô có liên kết"] == 4
     notes = [r for r in book[XLSX_ABOUT_SHEET].iter_rows(values_only=True) if r[1] in CSV_COLUMNS]
     assert [r[1] for r in notes] == list(CSV_COLUMNS)
-    assert notes[3][:3] == ("Tiêu đề", "title", "D")
+    assert notes[5][:3] == ("Tiêu đề", "title", "F")
     assert all(r[3] for r in notes)
 
 

@@ -354,6 +354,36 @@ def test_open_file_of_a_running_writer_is_left_alone(tmp_path, monkeypatch):
     assert path.exists()
 
 
+def test_check_reports_files_a_killed_writer_left_open_and_repair_closes_them(tmp_path):
+    from tests.conftest import run_cli
+
+    data = tmp_path / "data"
+    directory = data / "warc"
+    directory.mkdir(parents=True)
+    # a writer process that dies mid-file, without closing it
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from tests.test_warc import _open_writer\n"
+        "_open_writer(Path(sys.argv[1]))\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(directory)], check=True,
+                   cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+    (path,) = directory.glob("*.warc.gz" + OPEN_SUFFIX)
+    checked = run_cli("--data-dir", str(data), "check")
+    assert checked.returncode == 1
+    assert "WARC files left open by a stopped crawl: 1 (--repair closes them)" in checked.stdout
+    repaired = run_cli("--data-dir", str(data), "check", "--repair", "--json")
+    assert repaired.returncode == 0, repaired.stderr
+    report = json.loads(repaired.stdout)
+    assert report["warc_open"] == [path.name] and report["warc_recovered"] == [
+        path.name.removesuffix(OPEN_SUFFIX)
+    ]
+    assert not path.exists() and warcio_check(list(directory.glob("*.warc.gz"))).returncode == 0
+    assert run_cli("--data-dir", str(data), "check").returncode == 0
+
+
 def test_killed_crawl_files_are_closed_by_the_next_crawl(tmp_path):
     from scraper.sample_portals import SampleWorld
 

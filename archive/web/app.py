@@ -826,8 +826,10 @@ def create_app(
     def export_search(request: Request, fmt: str) -> Response:
         params = SearchParams.parse(request)
         ids = matching_article_ids(params)
-        return export_response(fmt, ids, {"query": params.q, **dict(params.items(page=1))},
-                               f"tim-kiem-{date.today():%Y%m%d}")  # fmt: skip
+        description = {"query": params.q, **dict(params.items(page=1))}
+        if params.unit:  # what the unit covered, as the search page says it
+            description["unit"] = unit_filter(params.unit).as_dict()
+        return export_response(fmt, ids, description, f"tim-kiem-{date.today():%Y%m%d}")
 
     @app.get("/collections/{cid}/export.{fmt}", summary="Xuất một bộ sưu tập")
     def export_collection(request: Request, cid: str, fmt: str) -> Response:

@@ -63,6 +63,7 @@ def test_ephemeral_ports_and_registry(world, tmp_path):
             "slug",
             "name",
             "unit",
+            "unit_code",
             "family",
             "base_url",
             "start_urls",

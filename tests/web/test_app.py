@@ -368,3 +368,46 @@ def test_export_writer_stops_when_the_client_goes_away():
     stream.close()  # what the server does when the download is cancelled
     assert ended.wait(10) and raised == [BrokenPipeError]
     assert b"".join(_stream_writer(lambda out: out.write(b"abc" * 10))) == b"abc" * 10
+
+
+def test_unit_filter_follows_the_reorganisation_and_says_so(client):
+    # a 2025 ward, typed without diacritics: the wards it was formed from, and the note
+    ward = client.get("/search.json", params={"unit": "phuong khuong dinh", "type": "article"})
+    data = ward.json()
+    assert data["unit"]["unit"]["key"] == "00364@2025"
+    assert data["unit"]["note"].startswith("gồm các đơn vị trước sắp xếp: ")
+    assert "phường Hạ Đình" in data["unit"]["note"]
+    titles = {h["title"] for h in data["hits"]}
+    assert (
+        "Kế hoạch thông tin, tuyên truyền về thực hiện sắp xếp đơn vị hành chính giai đoạn 2023-2025"
+        in titles
+    )  # noqa: E501 - the Kim Giang voters' list
+    page = client.get("/search", params={"unit": "phuong khuong dinh"}).text
+    assert 'class="unit-note"' in page and "gồm các đơn vị trước sắp xếp" in page
+    # the exports carry the same articles
+    lines = client.get("/export.jsonl", params={"unit": "00364@2025"}).text.splitlines()
+    assert {json.loads(x)["title"] for x in lines} == titles
+
+
+def test_ambiguous_unit_offers_a_choice_and_an_unknown_one_is_a_400(client):
+    page = client.get("/search", params={"unit": "Thanh Xuân"})
+    assert page.status_code == 200 and 'class="unit-choices"' in page.text
+    assert "/search?unit=009%40pre2025" in page.text  # quận Thanh Xuân
+    assert "xã Thanh Xuân, huyện Sóc Sơn, thành phố Hà Nội" in page.text
+    data = client.get("/search.json", params={"unit": "Thanh Xuân"}).json()
+    assert data["total"] == 0 and "00367@2025" in {c["key"] for c in data["unit_choices"]}
+    unknown = client.get("/search.json", params={"unit": "xa khong co ten nay"})
+    assert unknown.status_code == 400 and "unit" in unknown.json()["error"]
+    ambiguous_export = client.get("/export.csv", params={"unit": "Thanh Xuân"})
+    assert ambiguous_export.status_code == 400
+
+
+def test_article_page_shows_its_issuing_and_named_units(client):
+    hits = client.get("/search.json", params={"q": "Tân Minh tuyên truyền"}).json()["hits"]
+    (hit,) = [h for h in hits if h["title"].startswith("TÂN MINH")]
+    data = client.get(f"/articles/{hit['id']}.json").json()
+    assert [u["key"] for u in data["units"]["issuer"]] == ["601@pre2025"]
+    assert data["units"]["issuer"][0]["place"] == "huyện Hàm Tân, tỉnh Bình Thuận"
+    assert "23230@pre2025" in {u["key"] for u in data["units"]["mention"]}
+    page = client.get(f"/articles/{hit['id']}").text
+    assert "Đơn vị ban hành" in page and "thị trấn Tân Minh, huyện Hàm Tân" in page
