@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -167,8 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", help="software family (default: detect)")
     s.add_argument("--json", action="store_true", help="print one JSON object (default)")
 
-    s = sub.add_parser("index", parents=[common], help="bring the search index up to date")
+    s = sub.add_parser(
+        "index",
+        parents=[common],
+        help="bring the search index up to date",
+        description="Link new and changed articles and documents to their administrative units "
+        "and index them. One indexer at a time: a second waits for the first. --watch keeps "
+        "doing it, for a deployment where crawls run with --no-index (or "
+        "PORTAL_ARCHIVE_INDEX_ON_CRAWL=0) and one indexer process serves every crawler.",
+    )
     s.add_argument("--rebuild", action="store_true", help="re-index every article")
+    s.add_argument("--watch", action="store_true", help="keep indexing changes until stopped")
+    s.add_argument(
+        "--interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="--watch: seconds between two looks at the database (default 30)",
+    )
 
     s = sub.add_parser(
         "search", parents=[common, filters], help="search the archive (articles and documents)"
@@ -507,7 +524,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     processed = process_new_documents(config)
     if processed:
         print(f"documents: {processed} processed (text and header metadata)")
-    if not args.no_index:
+    if not args.no_index and os.environ.get(ENV_INDEX_ON_CRAWL, "1") != "0":
         report = update_index(config)
         print(
             f"search index: {report.indexed} indexed, {report.deleted} removed, "
@@ -635,26 +652,68 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def update_index(config: Config, *, rebuild: bool = False, show_progress: bool = True):
-    from search.sync import open_index, print_progress, sync_index
+    from search.sync import indexer_lock, open_index, print_progress, sync_index
 
     archive = Archive(config)
     try:
         started = time.perf_counter()
         progress = (lambda d, t: print_progress(d, t, started=started)) if show_progress else None
-        index, rebuild = open_index(config.index_dir, rebuild=rebuild)
-        if rebuild and show_progress:
-            print("rebuilding the search index", file=sys.stderr)
-        return sync_index(archive, index, rebuild=rebuild, progress=progress)
+        say = (lambda m: print(m, file=sys.stderr)) if show_progress else None
+        with indexer_lock(config.index_dir, on_wait=say):
+            index, rebuild = open_index(config.index_dir, rebuild=rebuild)
+            if rebuild and show_progress:
+                print("rebuilding the search index", file=sys.stderr)
+            try:
+                return sync_index(archive, index, rebuild=rebuild, progress=progress)
+            finally:
+                index.close()
     finally:
         archive.close()
 
 
+#: "0": crawls leave the search index to an indexer process (`portal-archive index --watch`).
+ENV_INDEX_ON_CRAWL = "PORTAL_ARCHIVE_INDEX_ON_CRAWL"
+
+
 def cmd_index(args: argparse.Namespace) -> int:
-    report = update_index(config_from(args), rebuild=args.rebuild)
+    config = config_from(args)
+    if args.watch:
+        return watch_index(config, interval=args.interval, rebuild=args.rebuild)
+    report = update_index(config, rebuild=args.rebuild)
     print(
         f"{report.indexed} indexed, {report.deleted} removed, {report.unchanged} unchanged "
         f"in {report.seconds:.1f}s"
     )
+    return 0
+
+
+def watch_index(config: Config, *, interval: float, rebuild: bool = False) -> int:
+    """The indexer process: sync, sleep, sync… until SIGTERM or Ctrl-C; a line per change."""
+    import signal
+
+    if interval <= 0:
+        raise CliError("--interval must be positive")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"indexing changes every {interval:g}s (Ctrl-C stops)", flush=True)
+    rounds = total = 0
+    try:
+        while not stop.is_set():
+            report = update_index(config, rebuild=rebuild, show_progress=False)
+            rebuild = False
+            rounds += 1
+            total += report.indexed + report.deleted
+            if report.indexed or report.deleted:
+                print(
+                    f"{time.strftime('%Y-%m-%d %H:%M:%S')} {report.indexed} indexed, "
+                    f"{report.deleted} removed, {report.unchanged} unchanged "
+                    f"in {report.seconds:.1f}s",
+                    flush=True,
+                )
+            stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    print(f"indexer stopped after {rounds} round(s), {total} change(s) indexed", flush=True)
     return 0
 
 
@@ -993,15 +1052,24 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from archive.check import check
-    from search.sync import open_index
+    from search.index import IndexVersionError, SearchIndex
+    from search.sync import indexer_lock, open_index
 
     config = config_from(args)
     archive = Archive(config)
     try:
-        index, rebuilt = open_index(config.index_dir)
-        if rebuilt and not args.repair:
-            raise CliError("the search index was built by an earlier version: run with --repair")
-        report = check(archive, index, deep=args.deep, repair=args.repair or rebuilt)
+        if args.repair:  # the index is written: one writer at a time (search/sync.py)
+            with indexer_lock(config.index_dir, on_wait=lambda m: print(m, file=sys.stderr)):
+                index, _rebuilt = open_index(config.index_dir)  # an old one: rebuilt empty
+                report = check(archive, index, deep=args.deep, repair=True)
+        else:
+            try:
+                index = SearchIndex(config.index_dir)
+            except IndexVersionError:
+                raise CliError(
+                    "the search index was built by an earlier version: run with --repair"
+                ) from None
+            report = check(archive, index, deep=args.deep, repair=False)
     finally:
         archive.close()
     if args.json:

@@ -8,13 +8,18 @@ with the hash the index holds, re-indexes what changed and removes what is gone.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import logging
+import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 from archive.config import Config
 from archive.dates import parse_iso
@@ -90,6 +95,76 @@ def index_states(archive: Archive) -> dict[str, str]:
     return entry_states(archive)
 
 
+# --- one indexer at a time -------------------------------------------------------------------
+#
+# Whoosh allows one writer and any number of readers. Two syncs at once (two crawls ending
+# together, a crawl and `portal-archive index`) would both decide what is missing, then both
+# add it: the second would fail on Whoosh's lock, or, between its batches, add entries the
+# first already added. So a sync holds an exclusive lock on a file beside the index for its
+# whole run, and a second one waits for it (and then finds little left to do). Searches never
+# take it. The lock is flock(2): released by the kernel if the holder dies.
+
+_held: dict[str, int] = {}  # lock files this process holds, and how deeply
+
+
+def lock_path(index_dir: Path) -> Path:
+    """``<data>/index.lock``: beside the index, since a rebuild removes the index directory."""
+    index_dir = Path(index_dir)
+    return index_dir.with_name(index_dir.name + ".lock")
+
+
+@contextmanager
+def indexer_lock(
+    index_dir: Path, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the index's writer lock (re-entrant within a process). Waits for another holder,
+    at most ``timeout`` seconds (None: as long as it takes), telling ``on_wait`` who holds it."""
+    path = lock_path(index_dir)
+    key = str(path.resolve())
+    if _held.get(key):
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise IndexBusy(f"the search index is being updated by {_holder(fd)}") from None
+                if on_wait and not told:
+                    on_wait(f"waiting for the search index, being updated by {_holder(fd)}")
+                    told = True
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    return text or "another process"
+
+
+class IndexBusy(RuntimeError):
+    """Another process is updating the search index and did not finish in time."""
+
+
 def sync_index(
     archive: Archive,
     index: SearchIndex,
@@ -99,7 +174,18 @@ def sync_index(
 ) -> SyncReport:
     """Link new and changed entries to their administrative units
     (:func:`archive.unit_links.link_units`), then index what changed since the last sync;
-    ``rebuild`` re-indexes everything."""
+    ``rebuild`` re-indexes everything. Holds :func:`indexer_lock` throughout."""
+    with indexer_lock(index.path):
+        return _sync_index(archive, index, rebuild=rebuild, progress=progress)
+
+
+def _sync_index(
+    archive: Archive,
+    index: SearchIndex,
+    *,
+    rebuild: bool,
+    progress: Callable[[int, int], None] | None,
+) -> SyncReport:
     from archive.unit_links import entry_units, link_units
 
     started = time.perf_counter()
@@ -194,6 +280,8 @@ class IndexOnClose:
 
         if not crawler.settings.getbool("PORTAL_ARCHIVE_INDEX_ON_CLOSE", True):
             raise NotConfigured
+        if os.environ.get("PORTAL_ARCHIVE_INDEX_ON_CRAWL", "1") == "0":
+            raise NotConfigured  # an indexer process does it (`portal-archive index --watch`)
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -210,8 +298,9 @@ class IndexOnClose:
 
                 n = process_documents(archive)
                 spider.logger.info("documents processed: %d", n)
-            index, rebuild = open_index(config.index_dir)
-            report = sync_index(archive, index, rebuild=rebuild)
+            with indexer_lock(config.index_dir):
+                index, rebuild = open_index(config.index_dir)
+                report = sync_index(archive, index, rebuild=rebuild)
             spider.logger.info(
                 "search index updated: %d indexed, %d removed, %d unchanged",
                 report.indexed,
