@@ -216,7 +216,8 @@ def _run_workers(
                 if stopping:
                     raise
                 stopping = True
-                print("stopping the local workers", file=sys.stderr)
+                print("stopping the workers", file=sys.stderr)
+                run.request_stop("the coordinator was stopped")  # workers elsewhere too
                 for p in processes:
                     _signal(p, signal.SIGTERM)
                 deadline = time.monotonic() + STOP_GRACE
@@ -226,6 +227,8 @@ def _run_workers(
                     except subprocess.TimeoutExpired:
                         _signal(p, signal.SIGKILL)
                         p.wait()
+                while run.live_workers(stale) and time.monotonic() < deadline:
+                    time.sleep(WAIT_POLL)  # those on other machines see the request
                 break
     finally:
         if previous is not None:

@@ -168,6 +168,16 @@ class SharedRun:
     def seeded(self) -> bool:
         return self.client.hget(self.base, "seeded") == b"1"
 
+    # --- stopping -------------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every worker to stop (the coordinator, on Ctrl-C or SIGTERM)."""
+        self.client.hset(self.base, "stop", reason)
+
+    def stop_requested(self) -> str | None:
+        value = self.client.hget(self.base, "stop")
+        return value.decode() if value is not None else None
+
     # --- workers --------------------------------------------------------------------
 
     def report(self, state: str, *, force: bool = False) -> None:
@@ -288,6 +298,7 @@ class SharedScheduler:
         self.stats = crawler.stats  # counted here: scrapy-redis passes a deprecated argument
         self.loop: task.LoopingCall | None = None
         self.waiting_since: float | None = None
+        self.stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
@@ -316,8 +327,22 @@ class SharedScheduler:
     def _refresh(self) -> None:
         try:
             self.run.report(self.run._state or "idle", force=True)
+            why = self.run.stop_requested()
         except Exception:  # Redis gone for a moment: the next report may get through
             logger.exception("could not report this worker's state")
+            return
+        if why and not self.stopping:
+            # The coordinator was stopped: end as Ctrl-C would (the run is recorded as
+            # stopped, and the next crawl of the portal resumes it).
+            self.stopping = True
+            logger.warning("the run is being stopped (%s): this worker stops", why)
+            from scrapy.utils.defer import deferred_from_coro
+
+            stop_async = getattr(self.crawler, "stop_async", None)
+            if stop_async is not None:
+                deferred_from_coro(stop_async())
+            else:  # Scrapy < 2.14
+                self.crawler.stop()
 
     # --- Scrapy's scheduler interface -----------------------------------------------
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -209,3 +211,65 @@ def test_unreachable_redis_and_unknown_run(sample_world, redis_url, tmp_path):
     assert "Traceback" not in proc.stderr
     proc = run_cli("--data-dir", str(tmp_path), "crawl-worker", "7-nope", "--redis", redis_url)
     assert proc.returncode == 2 and "no run '7-nope' in Redis" in proc.stderr
+
+
+def test_a_stopped_run_stops_every_worker_and_the_next_one_resumes(redis_url, tmp_path):
+    """SIGTERM to the coordinator stops its local worker and a joined one (as on another
+    machine); the run is recorded as stopped, and the next distributed crawl resumes it:
+    every article ends up archived exactly once."""
+    from scraper.sample_portals import SampleWorld
+
+    slug = PORTALS[2]
+    with SampleWorld(scale=20, page_size=10) as world:
+        registry = tmp_path / "portals"
+        world.write_registry(registry)
+        data = tmp_path / "data"
+        # Slowed down (10 requests/s a worker) so that the stop lands mid-crawl.
+        slow = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
+        env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
+        coordinator = subprocess.Popen(
+            [sys.executable, "-m", "archive.cli", "--data-dir", str(data), "crawl", slug,
+             "--portals", str(registry), "--allow-private", "--redis", redis_url,
+             "--workers", "1", *slow],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        joined = None
+        try:
+            key = re.search(r"distributed run (\S+)", coordinator.stderr.readline())[1]
+            joined = subprocess.Popen(
+                [sys.executable, "-m", "archive.cli", "--data-dir", str(data), "crawl-worker",
+                 key, "--redis", redis_url],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while len(world.requests) < 60 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            coordinator.send_signal(signal.SIGTERM)
+            out, err = coordinator.communicate(timeout=120)
+            assert joined.wait(timeout=60) != 0  # stopped, not finished
+        finally:
+            for p in (coordinator, joined):
+                if p is not None and p.poll() is None:
+                    p.kill()
+        assert coordinator.returncode == 1, err
+        served = len(world.requests)
+        assert served < 200, "the stop came too late to test anything"
+        proc = run_cli("--data-dir", str(data), "runs", "--json", check=True)
+        (stopped,) = json.loads(proc.stdout)
+        assert stopped["status"].startswith("stopped"), stopped["status"]
+        assert len(stopped["stats"]["distributed/workers"]) == 2
+        # The next crawl resumes: every listing walked, what was stored not fetched again.
+        run_cli(
+            "--data-dir", str(data), "crawl", slug, "--portals", str(registry),
+            "--allow-private", "--redis", redis_url, "--workers", "2", check=True,
+        )  # fmt: skip
+        archive = Archive(Config.resolve(data))
+        resumed = archive.runs(limit=1)[0]
+        with archive.session() as s:
+            urls = s.scalars(select(Article.canonical_url)).all()
+            versions = s.scalar(select(func.count(ArticleVersion.id)))
+        archive.close()
+        assert resumed["status"] == "finished"
+        assert resumed["stats"]["incremental/mode"] == "resume"
+        assert len(urls) == len(set(urls)) == len(world.sites[slug].articles) == versions
+        assert resumed["new"] == len(urls) - stopped["new"]
