@@ -63,6 +63,8 @@ bench: install
 	$(PY) bench/bench_recrawl.py --out bench/results/recrawl.md
 	$(PY) bench/bench_resume.py --out bench/results/resume.md
 	$(PY) bench/bench_warc.py --out bench/results/warc.md
+	@bash scripts/system-deps.sh --with-redis
+	$(PY) bench/bench_distributed.py --out bench/results/distributed.md
 	$(PY) bench/report.py
 
 # The long ones (about 20 and 50 minutes): a 10,000-article portal, 100,000 articles on the web.
