@@ -197,7 +197,11 @@ def _run_workers(
         previous = signal.signal(signal.SIGTERM, on_term)
     try:
         for _ in range(workers):
-            processes.append(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL))
+            # Their own session: a Ctrl-C reaches the coordinator only, which passes one
+            # SIGTERM on (Scrapy takes a second signal as "stop now, uncleanly").
+            processes.append(
+                subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+            )
         announced = False
         stale = 60.0
         while True:

@@ -273,3 +273,26 @@ def test_a_stopped_run_stops_every_worker_and_the_next_one_resumes(redis_url, tm
         assert resumed["stats"]["incremental/mode"] == "resume"
         assert len(urls) == len(set(urls)) == len(world.sites[slug].articles) == versions
         assert resumed["new"] == len(urls) - stopped["new"]
+
+
+def test_workers_stats_add_up_into_the_runs():
+    from scraper.distributed import merge_stats
+
+    merged = merge_stats(
+        [
+            {"stats": {"response_received_count": 10, "failed/total": 1, "failed/http-503": 1,
+                       "failed/urls": ["http://a/1"], "start_time": "2026-01-01 10:00:05",
+                       "finish_time": "2026-01-01 10:01:00", "incremental/mode": "resume"}},
+            {"stats": {"response_received_count": 7, "failed/total": 2, "failed/timeout": 2,
+                       "failed/urls": ["http://a/2", "http://a/3"],
+                       "start_time": "2026-01-01 10:00:01", "finish_time": "2026-01-01 10:01:09",
+                       "incremental/mode": "resume"}},
+        ]
+    )  # fmt: skip
+    assert merged["response_received_count"] == 17
+    assert merged["failed/total"] == 3
+    assert merged["failed/http-503"] == 1 and merged["failed/timeout"] == 2
+    assert merged["failed/urls"] == ["http://a/1", "http://a/2", "http://a/3"]
+    assert merged["start_time"] == "2026-01-01 10:00:01"
+    assert merged["finish_time"] == "2026-01-01 10:01:09"
+    assert merged["incremental/mode"] == "resume"
