@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,distributed]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +41,7 @@ $(VENV)-replay/.installed:
 	@touch $@
 
 test: install system-deps $(VENV)-replay/.installed
-	@bash scripts/system-deps.sh --with-browser
+	@bash scripts/system-deps.sh --with-browser --with-redis
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install
@@ -64,6 +64,8 @@ bench: install
 	$(PY) bench/bench_resume.py --out bench/results/resume.md
 	$(PY) bench/bench_warc.py --out bench/results/warc.md
 	$(PY) bench/bench_units.py --out bench/results/units.md
+	@bash scripts/system-deps.sh --with-redis
+	$(PY) bench/bench_distributed.py --out bench/results/distributed.md
 	$(PY) bench/report.py
 
 # The long ones (about 20 and 50 minutes): a 10,000-article portal, 100,000 articles on the web.

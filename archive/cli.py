@@ -24,8 +24,10 @@ from archive.store import Archive, ArchiveError
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
-    """Bad input: printed as one clear line, exit status 2."""
+class CliError(ArchiveError):
+    """Bad input: printed as one clear line, exit status 2. (An ArchiveError: raised from
+    a module that imported ``archive.cli`` while it runs as ``python -m archive.cli``, it
+    is another class than ``__main__.CliError``, and must still be caught.)"""
 
 
 # --- argument parsing ---------------------------------------------------------------------
@@ -158,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="--source wayback: the archive (default $PORTAL_ARCHIVE_WAYBACK_URL setting, "
         "https://web.archive.org)",
+    )
+
+    s.add_argument(
+        "--redis",
+        metavar="URL",
+        help="a distributed crawl of one portal: worker processes share its frontier in this "
+        "Redis, redis://HOST:PORT/DB (docs/distributed.md)",
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="--redis: worker processes started here (default 2; 0: only workers that join "
+        "from other machines with crawl-worker)",
     )
 
     s = sub.add_parser(
@@ -303,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
 
-    from archive import schedules, units_cli, warc_cli
+    from archive import distributed_cli, schedules, units_cli, warc_cli
 
+    distributed_cli.add_cli(sub, common)
     schedules.add_cli(sub, common)
     units_cli.add_cli(sub, common)
     warc_cli.add_cli(sub, common)
@@ -399,20 +416,13 @@ def run_crawls(
         jobs = [job for job in jobs if "portal" not in job or job["portal"] in acquired]
         if not jobs:
             raise CliError("every portal asked for is being crawled already")
-        settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
-        settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
-        settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
-        if allow_private:
-            settings.set("ALLOW_PRIVATE", True, priority="cmdline")
-        if quiet:
-            settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
-            _progress_to_stderr()
-        for item in settings_overrides:
-            if "=" not in item:
-                raise CliError(f"-s {item!r}: expected NAME=VALUE")
-            key, value = item.split("=", 1)
-            settings.set(key, value, priority="cmdline")
-
+        apply_crawl_settings(
+            settings,
+            config,
+            allow_private=allow_private,
+            settings_overrides=settings_overrides,
+            quiet=quiet,
+        )
         process = CrawlerProcess(settings)
         for name in NETWORK_ERROR_LOGGERS:
             logging.getLogger(name).addFilter(_one_line_network_errors)
@@ -431,6 +441,39 @@ def run_crawls(
     finally:
         archive.close()
     return [runs[i] for i in run_ids if i in runs]
+
+
+def parse_overrides(settings_overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """``-s NAME=VALUE`` options as pairs; a bad one is a :class:`CliError`."""
+    pairs = []
+    for item in settings_overrides:
+        if "=" not in item:
+            raise CliError(f"-s {item!r}: expected NAME=VALUE")
+        key, value = item.split("=", 1)
+        pairs.append((key, value))
+    return pairs
+
+
+def apply_crawl_settings(
+    settings,
+    config: Config,
+    *,
+    allow_private: bool,
+    settings_overrides: Sequence[str] = (),
+    quiet: bool = False,
+) -> None:
+    """What every crawl process of the CLI sets: the archive, no index on close (the CLI
+    updates it once after), private addresses when allowed, ``-s`` options last."""
+    settings.set("PORTAL_ARCHIVE_DATA_DIR", str(config.data_dir), priority="cmdline")
+    settings.set("PORTAL_ARCHIVE_DB", config.db_url, priority="cmdline")
+    settings.set("PORTAL_ARCHIVE_INDEX_ON_CLOSE", False, priority="cmdline")
+    if allow_private:
+        settings.set("ALLOW_PRIVATE", True, priority="cmdline")
+    if quiet:
+        settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+        _progress_to_stderr()
+    for key, value in parse_overrides(settings_overrides):
+        settings.set(key, value, priority="cmdline")
 
 
 #: Scrapy loggers that report a failed download with a traceback.
@@ -509,16 +552,38 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     elif args.wayback_from or args.wayback_to or args.wayback_url:
         raise CliError("--from, --to and --wayback-url go with --source wayback")
     started = time.perf_counter()
-    runs = run_crawls(
-        config,
-        args.targets,
-        portals_dir=getattr(args, "portals", None),
-        allow_private=allow,
-        settings_overrides=[*args.set, *(["PORTAL_ARCHIVE_FULL_CRAWL=True"] if args.full else [])],
-        quiet=args.quiet,
-        trigger=args.trigger,
-        wayback=wayback,
-    )
+    overrides = [*args.set, *(["PORTAL_ARCHIVE_FULL_CRAWL=True"] if args.full else [])]
+    if args.redis:
+        from archive.distributed_cli import run_distributed
+
+        if wayback is not None:
+            raise CliError("--redis crawls a portal itself, not --source wayback")
+        if len(args.targets) != 1 or args.targets[0] == "all" or "://" in args.targets[0]:
+            raise CliError("--redis crawls one registered portal: give one slug")
+        runs = run_distributed(
+            config,
+            args.targets[0],
+            redis_url=args.redis,
+            workers=2 if args.workers is None else args.workers,
+            portals_dir=getattr(args, "portals", None),
+            allow_private=allow,
+            settings_overrides=overrides,
+            quiet=args.quiet,
+            trigger=args.trigger,
+        )
+    else:
+        if args.workers is not None:
+            raise CliError("--workers goes with --redis URL (docs/distributed.md)")
+        runs = run_crawls(
+            config,
+            args.targets,
+            portals_dir=getattr(args, "portals", None),
+            allow_private=allow,
+            settings_overrides=overrides,
+            quiet=args.quiet,
+            trigger=args.trigger,
+            wayback=wayback,
+        )
     print()
     print_runs(runs)
     processed = process_new_documents(config)
@@ -1160,6 +1225,12 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     return warc_cli.cmd_import_warc(args, config_from(args))
 
 
+def cmd_crawl_worker(args: argparse.Namespace) -> int:
+    from archive import distributed_cli
+
+    return distributed_cli.cmd_crawl_worker(args, config_from(args))
+
+
 def cmd_units(args: argparse.Namespace) -> int:
     from archive import units_cli
 
@@ -1177,6 +1248,7 @@ COMMANDS = {
     "users": cmd_users,
     "portals": cmd_portals,
     "crawl": cmd_crawl,
+    "crawl-worker": cmd_crawl_worker,
     "extract": cmd_extract,
     "index": cmd_index,
     "search": cmd_search,

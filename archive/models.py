@@ -352,6 +352,8 @@ class ScheduleFire(Base):
     busy: Mapped[dict] = mapped_column(JSON, default=dict)  # slug -> who holds its lock
     message: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
+    # slug -> Scrapyd job id, when the crawl was handed to Scrapyd (archive/scrapyd.py)
+    jobs: Mapped[dict | None] = mapped_column(JSON)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

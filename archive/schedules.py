@@ -85,6 +85,10 @@ _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9._-]*", re.ASCII | re.IGNORECASE)
 KnownSlugs = Callable[[], Iterable[str]]
 #: The command line that crawls the given slugs (a hook: tests start a fake crawl).
 CrawlCommand = Callable[[Sequence[str]], Sequence[str]]
+#: Starts a crawl of the given slugs for a lock holder; returns what the scheduler follows:
+#: a :class:`subprocess.Popen`, or anything with its ``poll``, ``wait``, ``send_signal``,
+#: ``returncode`` and ``pid`` (:class:`archive.scrapyd.ScrapydCrawl`: jobs on Scrapyd).
+Launcher = Callable[[Sequence[str], str], object]
 
 
 class ScheduleError(ArchiveError):
@@ -403,6 +407,7 @@ def _fire_dict(f: ScheduleFire) -> dict:
         "busy": dict(f.busy or {}),
         "message": f.message,
         "pid": f.pid,
+        "jobs": dict(f.jobs or {}),
         "exit_code": f.exit_code,
         "finished_at": _utc(f.finished_at),
     }
@@ -474,7 +479,7 @@ class _Crawl:
     schedule_id: int
     holder: str
     slugs: list[str]
-    process: subprocess.Popen
+    process: subprocess.Popen  # or a ScrapydCrawl
     started: float = field(default_factory=time.monotonic)
 
 
@@ -493,10 +498,13 @@ class Scheduler:
         crawl_command: CrawlCommand,
         clock: Callable[[], datetime] = utcnow,
         stale_after: timedelta = locks.STALE_AFTER,
+        launcher: Launcher | None = None,
     ):
         self.archive = archive
         self.known_slugs = known_slugs
         self.crawl_command = crawl_command
+        #: How a crawl starts: a child process by default, jobs on Scrapyd with --scrapyd.
+        self.launch: Launcher = launcher or self._start_process
         self.clock = clock
         self.stale_after = stale_after
         self.holder = (
@@ -558,7 +566,7 @@ class Scheduler:
             try:
                 crawl.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("crawl pid %d did not stop in %.0fs: killed", crawl.process.pid, grace)
+                log.warning("crawl %s did not stop in %.0fs: killed", crawl.slugs, grace)
                 _signal(crawl.process, signal.SIGKILL)
                 crawl.process.wait()
             self._finish(crawl, status="interrupted", message="the scheduler was stopped")
@@ -646,22 +654,20 @@ class Scheduler:
         notes += [f"{slug} busy ({why})" for slug, why in (fire.busy or {}).items()]
         process = None
         if got:
-            argv = list(self.crawl_command(got))
             try:
-                process = subprocess.Popen(
-                    argv,
-                    env=child_env(self.archive.config, holder),
-                    stdin=subprocess.DEVNULL,
-                    # Its own session: a Ctrl-C meant for the scheduler does not reach the
-                    # crawl twice (Scrapy takes a second signal as "stop now, uncleanly").
-                    start_new_session=True,
-                )
-            except OSError as exc:
+                process = self.launch(got, holder)
+            except (OSError, ArchiveError) as exc:  # ScrapydError is an ArchiveError
                 notes.append(f"cannot start the crawl: {exc}")
                 for slug in got:
                     locks.release(self.archive, slug, holder)
         if process is not None:
             fire.status, fire.slugs, fire.pid = "started", got, process.pid
+            jobs = getattr(process, "jobs", None)
+            if jobs:  # handed to Scrapyd
+                fire.jobs = dict(jobs)
+                notes.append(
+                    "on Scrapyd: " + ", ".join(f"{slug} job {job}" for slug, job in jobs.items())
+                )
         elif fire.busy and not got:
             fire.status = "skipped"  # every portal it could crawl is being crawled
         else:
@@ -679,16 +685,26 @@ class Scheduler:
         if process is not None:
             self.running[record["id"]] = _Crawl(record["id"], schedule_id, holder, got, process)
             log.info(
-                "%s: crawl of %s started (pid %d); next run %s",
+                "%s: crawl of %s started (%s); next run %s",
                 info,
                 ", ".join(got),
-                process.pid,
+                f"pid {process.pid}" if process.pid else "on Scrapyd",
                 _local(following, zone),
             )
         if fire.status != "started" or fire.message:
             level = logging.WARNING if fire.status != "started" else logging.INFO
             log.log(level, "%s: %s: %s", info, fire.status, fire.message or "nothing to crawl")
         return record
+
+    def _start_process(self, slugs: Sequence[str], holder: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            list(self.crawl_command(slugs)),
+            env=child_env(self.archive.config, holder),
+            stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C meant for the scheduler does not reach the crawl
+            # twice (Scrapy takes a second signal as "stop now, uncleanly").
+            start_new_session=True,
+        )
 
     def _reap(self) -> None:
         for fire_id, crawl in list(self.running.items()):
@@ -754,12 +770,14 @@ def run_scheduler(
     poll: float = POLL_SECONDS,
     stop_grace: float = STOP_GRACE,
     clock: Callable[[], datetime] = utcnow,
+    launcher: Launcher | None = None,
 ) -> None:
     """Fire the schedules until ``stop_event`` is set, or SIGTERM/SIGINT arrives (when run
     in the main thread): the long-running ``portal-archive scheduler`` process.
 
     ``crawl_command(slugs)`` gives the command line of a crawl (default :func:`crawl_argv`);
-    ``known_slugs()`` the registered portals (default :func:`registry_slugs`). Raises
+    ``known_slugs()`` the registered portals (default :func:`registry_slugs`);
+    ``launcher`` starts the crawls elsewhere (:func:`archive.scrapyd.launcher`). Raises
     :class:`ScheduleError` when another scheduler already runs on the same database.
     """
     stop = stop_event or threading.Event()
@@ -774,6 +792,7 @@ def run_scheduler(
         known_slugs=known_slugs or (lambda: registry_slugs(portals_dir)),
         crawl_command=crawl_command,
         clock=clock,
+        launcher=launcher,
     )
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
@@ -873,6 +892,23 @@ def add_cli(subparsers: argparse._SubParsersAction, common_parent: argparse.Argu
         type=float,
         default=POLL_SECONDS,
         help=f"seconds between reads of the schedule table (default {POLL_SECONDS:.0f})",
+    )
+    s.add_argument(
+        "--scrapyd",
+        metavar="URL",
+        help="hand each crawl to this Scrapyd server's schedule.json instead of running it "
+        "here (deploy first: scrapyd-deploy; docs/distributed.md)",
+    )
+    s.add_argument(
+        "--scrapyd-project",
+        default="portal_archive",
+        metavar="NAME",
+        help="--scrapyd: the project name it was deployed under (default portal_archive)",
+    )
+    s.add_argument(
+        "--scrapyd-data-dir",
+        metavar="DIR",
+        help="--scrapyd: the data directory as the Scrapyd host sees it (default --data-dir)",
     )
 
 
@@ -974,11 +1010,28 @@ def cmd_scheduler(args: argparse.Namespace, config: Config) -> int:
     logger.setLevel(logging.INFO)
     portals_dir = getattr(args, "portals", None)
     registry_slugs(portals_dir)  # a bad registry is an error now, not at the first fire
-    print(f"scheduler on {config.data_dir} (SIGTERM or Ctrl-C stops it)", file=sys.stderr)
+    launch = None
+    if args.scrapyd:
+        from archive import scrapyd
+
+        server = scrapyd.Scrapyd(args.scrapyd, args.scrapyd_project)
+        server.call("daemonstatus.json")  # unreachable: an error now, not at the first fire
+        launch = scrapyd.launcher(
+            server,
+            config,
+            portals_dir=portals_dir,
+            data_dir=args.scrapyd_data_dir,
+            allow_private=args.allow_private,
+        )
+    elif args.scrapyd_data_dir:
+        raise ScheduleError("--scrapyd-data-dir goes with --scrapyd URL")
+    where = f"crawls on Scrapyd {args.scrapyd}" if args.scrapyd else "crawls run here"
+    print(f"scheduler on {config.data_dir}, {where} (SIGTERM or Ctrl-C stops it)", file=sys.stderr)
     run_scheduler(
         config,
         portals_dir=Path(portals_dir).resolve() if portals_dir else None,
         allow_private=args.allow_private,
         poll=args.poll,
+        launcher=launch,
     )
     return 0

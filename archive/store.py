@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from archive.config import Config
@@ -219,8 +219,19 @@ def _close_dead_runs(s: Session, portal_id: int) -> None:
             run.finished_at = utcnow()
 
 
+#: How long (ms) a SQLite writer waits for another one (several crawl workers writing to
+#: one archive, docs/distributed.md); Python's default, 5 s, was short with three workers
+#: flushing their batches and the scheduler's lock heartbeats at once.
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+#: Attempts at a write that lost a race with another process writing the same rows
+#: (two workers of a distributed crawl storing one article, or one file from two URLs).
+WRITE_ATTEMPTS = 3
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -404,6 +415,33 @@ class Archive:
     ) -> None:
         """Record one attachment fetch; a new file content becomes a Document row.
         ``warc``: (file, offset, length) of the download's WARC record."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._record_download(
+                    url, sha256=sha256, status=status, error=error, http_status=http_status,
+                    headers=headers, filename=filename, size=size, file_type=file_type,
+                    run_id=run_id, warc=warc, fetched_at=fetched_at,
+                )  # fmt: skip
+            except IntegrityError:  # the same file, stored by another worker meanwhile
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+
+    def _record_download(
+        self,
+        url: str,
+        *,
+        sha256: str | None,
+        status: str,
+        error: str | None,
+        http_status: int | None,
+        headers: dict | None,
+        filename: str | None,
+        size: int | None,
+        file_type: str | None,
+        run_id: int | None,
+        warc: tuple[str, int, int] | None,
+        fetched_at: datetime | None,
+    ) -> None:
         now = fetched_at or utcnow()
         with self.session() as s:
             if sha256 is not None and s.get(Document, sha256) is None:
@@ -492,8 +530,21 @@ class Archive:
         updated); changed content → a new version, the old one kept. ``seen_at_fetch``
         (imports of old captures): first and last seen are the items' fetch times, not now.
         """
-        counts: Counter = Counter()
         items = list(items)
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._store_articles(items, portal_id, run_id, seen_at_fetch)
+            except IntegrityError:
+                # Another process stored one of these articles between our read and our
+                # write: read again, it is now an existing article (unchanged or updated).
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_articles(
+        self, items: list[ArticleItem], portal_id: int, run_id: int | None, seen_at_fetch: bool
+    ) -> Counter:
+        counts: Counter = Counter()
         if not items:
             return counts
         now = utcnow()
@@ -1233,6 +1284,8 @@ def _jsonable(value: object) -> object:
         return value
     if isinstance(value, (list, tuple)):  # e.g. failed/urls
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):  # e.g. distributed/workers
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)

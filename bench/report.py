@@ -22,6 +22,7 @@ SECTIONS = (
     "recrawl",
     "resume",
     "scale",
+    "distributed",
     "warc",
     "extraction",
     "search",

@@ -26,6 +26,7 @@ from scrapy.pipelines.files import FilesPipeline
 
 from archive.config import Config
 from archive.store import Archive
+from scraper.distributed import shared_run
 from scraper.warc import WARC_META
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,12 @@ class AttachmentsPipeline(FilesPipeline):
     def media_to_download(self, request: Request, info, *, item=None):
         known = self.archive.known_download(request.url)
         if known is None:
+            run = shared_run(self.crawler)
+            if run is not None and not run.claim_attachment(request.url):
+                # Another worker of this distributed crawl fetches it (two of its articles
+                # link the same file): it records the download.
+                self.inc_stats("peer")
+                return {"url": request.url, "path": None, "checksum": None, "status": "peer"}
             return None  # not fetched before: download it
         self.inc_stats("uptodate")
         return {

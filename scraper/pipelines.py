@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from scrapy.http import Request, Response
 from archive.config import Config
 from archive.schema import ArticleItem
 from archive.store import Archive
+from scraper.distributed import shared_run
 from scraper.incremental import ATTACHMENTS_ONLY
 from scraper.warc import WARC_META
 
@@ -70,6 +72,8 @@ class ArchivePipeline:
         self.run_id: int | None = None
         self.portal_id: int | None = None
         self.status: str | None = None
+        #: The distributed crawl this process is a worker of (scraper/distributed.py).
+        self.shared = None
         #: First and last seen are the items' fetch times, not now (a spider whose pages
         #: are a web archive's old captures says so with ``seen_at_fetch = True``).
         self.seen_at_fetch = False
@@ -91,9 +95,23 @@ class ArchivePipeline:
             family=e.family,
             config=e.as_dict(),
         )
-        self.run_id = self.archive.start_run(self.portal_id, getattr(spider, "trigger", "scrapy"))
+        self.shared = shared_run(self.crawler)
+        if self.shared is not None:
+            # A worker of a distributed crawl: the run was recorded by its coordinator,
+            # which records its end with every worker's stats (scraper/distributed.py).
+            self.run_id = self.shared.run_id
+        else:
+            self.run_id = self.archive.start_run(
+                self.portal_id, getattr(spider, "trigger", "scrapy")
+            )
         self.seen_at_fetch = bool(getattr(spider, "seen_at_fetch", False))
         self.stats.set_value("archive/run_id", self.run_id)
+        # A crawl run by Scrapyd (archive/scrapyd.py): its job id, by which the scheduler
+        # that handed it over finds the run.
+        job = getattr(spider, "_job", None) or os.environ.get("SCRAPY_JOB")
+        if job and self.shared is None:
+            self.stats.set_value("scrapyd/job", job)
+            self.archive.note_run(self.run_id, {"scrapyd/job": job})
 
     def response_received(self, response: Response, request: Request, spider=None) -> None:
         sha = self.archive.raw.put(response.body)
@@ -163,6 +181,10 @@ class ArchivePipeline:
         reason = self.stats.get_value("finish_reason") or "finished"
         stats = self.stats.get_stats()
         status = "finished" if reason == "finished" else f"stopped: {reason}"
+        if self.shared is not None:  # the coordinator records the run: see spider_closed
+            self.status = status
+            self.archive.close()
+            return
         if not stats.get("response_received_count"):
             status = "failed: unreachable"  # not one response: the errors say why
         if self.run_id is not None:
@@ -174,6 +196,12 @@ class ArchivePipeline:
         """Scrapy sets ``finish_reason`` after the pipelines have closed, so a crawl stopped
         early (Ctrl-C, SIGTERM, a CLOSESPIDER limit) looked "finished" to close_spider: its
         next crawl would trust the stop rule and lose the articles it never reached."""
+        if self.shared is not None:
+            status = "finished" if reason == "finished" else f"stopped: {reason}"
+            self.shared.record_result(
+                {"status": status, "counts": dict(self.counts), "stats": self.stats.get_stats()}
+            )
+            return
         if self.run_id is None or self.status != "finished" or reason == "finished":
             return
         self.status = f"stopped: {reason}"

@@ -92,6 +92,13 @@ PORTAL_ARCHIVE_WAYBACK_RPS = 1.0
 PORTAL_ARCHIVE_WAYBACK_PAGE_SIZE = 5000
 #: How many failed URLs a run records (``failed/urls``); the counts by kind are complete.
 PORTAL_ARCHIVE_FAILED_URLS_KEPT = 100
+# Distributed crawls (scraper/distributed.py, docs/distributed.md): ``crawl SLUG --redis URL
+# --workers N`` and ``crawl-worker RUN`` set the Redis URL, the run and the scheduler.
+#: Redis keys of every run start with this (several archives may share one Redis).
+PORTAL_ARCHIVE_REDIS_PREFIX = "portal-archive"
+#: A worker whose last state report is older than this (seconds) is taken for dead: it no
+#: longer keeps the others waiting for the links it might add.
+PORTAL_ARCHIVE_WORKER_STALE = 60.0
 ITEM_PIPELINES = {
     "scraper.attachments.AttachmentsPipeline": 200,
     "scraper.pipelines.ArchivePipeline": 300,

@@ -28,6 +28,7 @@ from scrapy.http import Response, TextResponse
 
 from archive.legacy import decode_html_bytes
 from scraper import registry
+from scraper.distributed import shared_run
 from scraper.extract import ATTACHMENT_EXT, clean_url, extract
 from scraper.incremental import KNOWN_RUN, IncrementalCrawl, full_requested
 from scraper.platforms import detect_family, get_platform
@@ -149,12 +150,19 @@ class PortalSpider(scrapy.Spider):
     async def start(self):
         # Here, not in from_crawler: the crawl stats exist from the spider's opening on.
         self.incremental = IncrementalCrawl.open(self.crawler, self.entry.slug, full=self.full)
+        # A worker of a distributed crawl (scraper/distributed.py): the first one seeds the
+        # shared frontier, the others take their requests from it.
+        run = shared_run(self.crawler)
+        if run is not None and not run.claim_seeding():
+            return
         if self.incremental is not None and self.incremental.resume:
             for item in self.incremental.attachment_items(self.entry.slug):
                 yield item
         for url in dict.fromkeys((*self.entry.start_urls, *self.entry.category_urls)):
             self.requested.add(clean_url(url))
             yield scrapy.Request(url, callback=self.parse)
+        if run is not None:
+            run.seeding_done()
 
     # --- helpers ----------------------------------------------------------------------
 
