@@ -140,6 +140,7 @@ def run_distributed(
                     "settings": list(settings_overrides),
                     "trigger": trigger,
                     "holder": holder,
+                    "workers": workers,  # the local ones: the seeder waits for them
                 },
                 prefix=prefix,
             )

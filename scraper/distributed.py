@@ -162,6 +162,21 @@ class SharedRun:
         self.report("busy")  # before the claim: peers must not see an empty, idle run
         return bool(self.client.hsetnx(self.base, "seeder", self.worker))
 
+    async def wait_for_workers(self, expected: int, timeout: float) -> int:
+        """The seeder waits until ``expected`` workers have said they are there (at most
+        ``timeout`` seconds): a worker that started a few seconds late, on a loaded machine,
+        would otherwise find a small portal's frontier already empty. The reactor runs on
+        meanwhile (state reports go on). Returns how many were there."""
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import reactor
+
+        deadline = time.monotonic() + timeout
+        while True:
+            there = sum(1 for name in self.workers() if name != "coordinator")
+            if there >= expected or time.monotonic() >= deadline:
+                return there
+            await maybe_deferred_to_future(task.deferLater(reactor, 0.1, lambda: None))
+
     def seeding_done(self) -> None:
         self.client.hset(self.base, "seeded", "1")
 

@@ -99,6 +99,9 @@ PORTAL_ARCHIVE_REDIS_PREFIX = "portal-archive"
 #: A worker whose last state report is older than this (seconds) is taken for dead: it no
 #: longer keeps the others waiting for the links it might add.
 PORTAL_ARCHIVE_WORKER_STALE = 60.0
+#: The worker that seeds a run waits this long (seconds) at most for the run's local workers
+#: to start, so that each gets its share of a small portal.
+PORTAL_ARCHIVE_WORKERS_WAIT = 20.0
 ITEM_PIPELINES = {
     "scraper.attachments.AttachmentsPipeline": 200,
     "scraper.pipelines.ArchivePipeline": 300,

@@ -153,8 +153,13 @@ class PortalSpider(scrapy.Spider):
         # A worker of a distributed crawl (scraper/distributed.py): the first one seeds the
         # shared frontier, the others take their requests from it.
         run = shared_run(self.crawler)
-        if run is not None and not run.claim_seeding():
-            return
+        if run is not None:
+            if not run.claim_seeding():
+                return
+            await run.wait_for_workers(
+                int(run.description.get("workers") or 0),
+                self.crawler.settings.getfloat("PORTAL_ARCHIVE_WORKERS_WAIT", 20.0),
+            )
         if self.incremental is not None and self.incremental.resume:
             for item in self.incremental.attachment_items(self.entry.slug):
                 yield item
