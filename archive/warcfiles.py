@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import tempfile
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from archive.config import Config
 
 WARC_DIRNAME = "warc"
 OPEN_SUFFIX = ".open"
+#: An open file written on another machine (workers sharing a data directory) whose writer
+#: cannot be asked: taken as abandoned only once untouched for this long (seconds).
+FOREIGN_STALE = 3600.0
 INDEX_NAME = "index.cdxj"
 #: A file name the archive may serve: plain, in the WARC directory, no path.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.w?arc(?:\.gz)?")
@@ -275,6 +279,8 @@ def abandoned_open_files(directory: Path, slug: str | None = None) -> list[Path]
         host, pid = _writer_of(path)
         if host == here and pid is not None and pid != os.getpid() and _alive(pid):
             continue
+        if host not in (here, None) and time.time() - path.stat().st_mtime < FOREIGN_STALE:
+            continue  # another machine's crawl (a shared data directory): alive, as far as we know
         out.append(path)
     return out
 

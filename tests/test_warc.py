@@ -354,6 +354,18 @@ def test_open_file_of_a_running_writer_is_left_alone(tmp_path, monkeypatch):
     assert path.exists()
 
 
+def test_open_file_of_another_machine_is_left_alone_until_stale(tmp_path, monkeypatch):
+    from archive import warcfiles
+
+    _writer, path = _open_writer(tmp_path)
+    monkeypatch.setattr("socket.gethostname", lambda: "another-crawler")  # as seen from there
+    assert recover_open_files(tmp_path, "xa-thu") == [] and path.exists()
+    old = time.time() - warcfiles.FOREIGN_STALE - 60
+    os.utime(path, (old, old))  # untouched for over an hour: its writer is gone
+    (final,) = recover_open_files(tmp_path, "xa-thu")
+    assert not path.exists() and final.exists()
+
+
 def test_check_reports_files_a_killed_writer_left_open_and_repair_closes_them(tmp_path):
     from tests.conftest import run_cli
 
