@@ -646,9 +646,9 @@ class Closure:
             label = link.unit.label
             if label == self.unit.label:
                 continue  # the same unit carried over (thành phố Hà Nội before 1 July 2025)
-            if link.partial:
-                label += " (một phần)"
-            seen.setdefault(link.unit.key, label)
+            # by name: two units of one name in a line (the phường Hạ Đình that was merged
+            # into phường Kim Giang, which then took its name) are one name to the reader
+            seen.setdefault(label, label + (" (một phần)" if link.partial else ""))
         if not seen:
             return ""
         return "gồm các đơn vị trước sắp xếp: " + ", ".join(seen.values())
