@@ -520,8 +520,8 @@ def create_app(
         }
         portals = portal_names()
         # the portals' own units, to filter by with one click (any other: type its name)
-        units = sorted({(p["unit_code"] or p["unit"], p["unit"]) for p in portals if p["unit"]},
-                       key=lambda u: u[1])  # fmt: skip
+        units = sorted({(p["unit_code"], p["unit"] or p["unit_code"]) for p in portals
+                        if p["unit_code"]}, key=lambda u: u[1])  # fmt: skip
         collections = []
         user = user_of(request)
         if user and not wants_json(request):
