@@ -279,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
 
-    from archive import schedules, units_cli, warc_cli
+    from archive import db_cli, schedules, units_cli, warc_cli
 
+    db_cli.add_cli(sub, common)
     schedules.add_cli(sub, common)
     units_cli.add_cli(sub, common)
     warc_cli.add_cli(sub, common)
@@ -1042,6 +1043,12 @@ def cmd_import_warc(args: argparse.Namespace) -> int:
     return warc_cli.cmd_import_warc(args, config_from(args))
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from archive import db_cli
+
+    return db_cli.cmd_db(args, config_from(args))
+
+
 def cmd_units(args: argparse.Namespace) -> int:
     from archive import units_cli
 
@@ -1049,6 +1056,7 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "db": cmd_db,
     "schedule": cmd_schedule,
     "scheduler": cmd_scheduler,
     "units": cmd_units,
