@@ -193,7 +193,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
 def open_engine(url: str) -> Engine:
     """The engine of a database URL (SQLite: WAL, foreign keys); no query is made yet."""
     try:
-        engine = create_engine(url)
+        # A server closes connections (restart, idle timeout): check one before reusing it.
+        server = not url.startswith("sqlite")
+        engine = create_engine(url, pool_pre_ping=server)
     except (ArgumentError, ImportError) as exc:
         raise ArchiveError(f"cannot use database URL {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
