@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, func, select
@@ -200,7 +201,32 @@ def open_engine(url: str) -> Engine:
         raise ArchiveError(f"cannot use database URL {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _postgres_strings)
     return engine
+
+
+def _postgres_strings(dbapi_conn, _record) -> None:
+    """Strings go to PostgreSQL without NUL characters, which its text types cannot hold
+    (SQLite's can): a scraped title, a file name from a Content-Disposition header, the text
+    of a broken PDF may carry one, and the row must not be lost for it."""
+    for dumper in _nul_free_dumpers():
+        dbapi_conn.adapters.register_dumper(str, dumper)
+
+
+@cache
+def _nul_free_dumpers() -> tuple[type, ...]:
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    def without_nul(base: type) -> type:
+        class Dumper(base):
+            def dump(self, obj: str):
+                return super().dump(obj.replace("\x00", "") if "\x00" in obj else obj)
+
+        return Dumper
+
+    # Registered last, the text one is what psycopg uses for a str parameter.
+    return without_nul(StrBinaryDumper), without_nul(StrDumperUnknown)
 
 
 class Archive:

@@ -161,8 +161,8 @@ def create_database(
                     sql.Identifier(name), sql.Identifier(template)
                 )
             )
-        except psycopg.errors.DuplicateDatabase:
-            return
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return  # made by another process (the second of two at once gets the latter)
         if comment:
             conn.execute(
                 sql.SQL("COMMENT ON DATABASE {} IS {}").format(
