@@ -53,7 +53,8 @@ class CrawlRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"), index=True)
     trigger: Mapped[str] = mapped_column(String(40), default="cli")
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    # "stopped: closespider_timeout": Scrapy's close reasons are up to 27 characters.
+    status: Mapped[str] = mapped_column(String(60), default="running")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pages: Mapped[int] = mapped_column(Integer, default=0)
