@@ -119,7 +119,8 @@ class ArticleUrl(Base):
 
     __tablename__ = "article_urls"
 
-    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    # Scrapy fetches URLs of up to 2083 characters (URLLENGTH_LIMIT); PostgreSQL checks.
+    url: Mapped[str] = mapped_column(String(2083), primary_key=True)
     article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), index=True)
 
 
@@ -192,7 +193,7 @@ class Download(Base):
 
     __tablename__ = "downloads"
 
-    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2083), primary_key=True)  # as ArticleUrl.url
     sha256: Mapped[str | None] = mapped_column(ForeignKey("documents.sha256"), index=True)
     status: Mapped[str] = mapped_column(String(20))  # downloaded | failed
     error: Mapped[str | None] = mapped_column(Text)

@@ -87,6 +87,13 @@ def test_a_run_stopped_by_a_scrapy_limit_keeps_its_reason(archive):
     assert archive.runs(limit=1)[0]["status"] == status
 
 
+def test_the_longest_url_scrapy_fetches_fits(archive):
+    long = "http://p.gov.vn/a.html?q=" + "x" * (2083 - 25)
+    archive.store_articles([item(url=long)], archive.portal_id)
+    archive.record_download(long, sha256=None, status="failed", error="timeout")
+    assert archive.failed_downloads()[0]["url"] == long
+
+
 def test_raw_store_roundtrip(archive):
     body = "<html>Cổng thông tin</html>".encode()
     sha = archive.raw.put(body)
