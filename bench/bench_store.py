@@ -125,9 +125,7 @@ def main() -> int:
         f"{rate_again['postgresql'] / rate_again['sqlite']:.2f} |",
         "",
         "Each run's new articles/s: "
-        + "; ".join(
-            f"{db} " + ", ".join(f"{n / t:,.0f}" for t in ts) for db, ts in times.items()
-        )
+        + "; ".join(f"{db} " + ", ".join(f"{n / t:,.0f}" for t in ts) for db, ts in times.items())
         + ".",
     ]
     text = "\n".join(lines) + "\n"
