@@ -46,7 +46,9 @@ def distributed(sample_world, redis_url, tmp_path_factory):
         run_cli(
             "--data-dir", str(data), "crawl", slug, "--portals", str(registry),
             "--allow-private", "--redis", redis_url, "--workers", str(WORKERS),
-            "-s", "CONCURRENT_REQUESTS=2", check=True,
+            # two requests at a time, 0.3 s apart: a portal of ~24 pages lasts a few seconds,
+            # so a worker that starts last on a loaded machine still gets its share
+            "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_DELAY=0.3", check=True,
         )  # fmt: skip
         requests[slug] = [r for r in sample_world.requests[before:] if r[0] == slug]
     archive = Archive(Config.resolve(data))
