@@ -113,7 +113,9 @@ def main() -> int:
         f"{args.runs}` ({platform.python_version()}, {time.strftime('%Y-%m-%d')}): "
         f"{n:,} generated articles stored by `Archive.store_articles` in batches of "
         f"{args.batch} (one transaction each), into a new SQLite file (WAL) and a new "
-        "PostgreSQL database on a local throwaway cluster (tests/pg.py: 127.0.0.1, fsync off), "
+        "PostgreSQL database on a local throwaway cluster (tests/pg.py: 127.0.0.1; fsync, "
+        "synchronous_commit and full_page_writes off, as SQLite in WAL mode with synchronous=NORMAL "
+        "does not sync each commit either), "
         "alternating; medians of the runs.",
         "",
         "| | SQLite | PostgreSQL | PostgreSQL / SQLite |",

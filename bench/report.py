@@ -30,6 +30,7 @@ SECTIONS = (
     "doctext",
     "docmeta",
     "units",
+    "store",
     "web",
 )
 

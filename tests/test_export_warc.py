@@ -183,10 +183,15 @@ def test_pywb_replays_an_exported_article(exported, tmp_path):
     ).stdout.replace(str(coll / "archive") + "/", "")  # fmt: skip
     (coll / "indexes" / "index.cdxj").write_text(index)
     url = next(u for a, u, *_ in exported["versions"] if a == exported["ids"][-1])
+    assert _replay(tmp_path, "export", url) == exported["bodies"][url]
+
+
+def _replay(root, coll: str, url: str) -> bytes:
+    """Start pywb's ``wayback`` in ``root`` and fetch ``url``'s raw capture (``id_``)."""
     port = _free_port()
     server = subprocess.Popen(
         [str(pywb_bin() / "wayback"), "-p", str(port), "-b", "127.0.0.1"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -198,11 +203,25 @@ def test_pywb_replays_an_exported_article(exported, tmp_path):
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/export/2id_/{url}", timeout=30)
-        assert answer.status == 200 and answer.read() == exported["bodies"][url]
+        answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/{coll}/2id_/{url}", timeout=30)
+        assert answer.status == 200
+        return answer.read()
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@needs_pywb
+def test_pywb_replays_an_article_from_the_wacz(wacz, exported, tmp_path):
+    """The WACZ as pywb users add one: ``wb-manager add --unpack-wacz``."""
+    manager = str(pywb_bin() / "wb-manager")
+    subprocess.run([manager, "init", "fromwacz"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [manager, "add", "--unpack-wacz", "fromwacz", str(wacz["path"])],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    url = next(u for a, u, *_ in exported["versions"] if a == exported["ids"][-1])
+    assert _replay(tmp_path, "fromwacz", url) == exported["bodies"][url]
 
 
 @pytest.fixture(scope="module")
