@@ -40,14 +40,23 @@ $(VENV)-replay/.installed:
 	$(VENV)-replay/bin/pip install --quiet 'pywb==2.10.0' 'wacz==0.6.0'
 	@touch $@
 
+# ReplayWeb.page (Webrecorder's browser replay, from the npm registry) opens our WACZ exports
+# in a test: its two bundled files are all it needs (npm pack: no dependencies installed).
+REPLAYWEB_VERSION = 2.5.3
+REPLAYWEB = .replayweb/$(REPLAYWEB_VERSION)
+$(REPLAYWEB)/sw.js:
+	@command -v npm >/dev/null || { echo "npm is needed for the ReplayWeb.page test (Debian: nodejs npm)"; exit 1; }
+	mkdir -p $(REPLAYWEB)
+	cd $(REPLAYWEB) && npm pack --silent replaywebpage@$(REPLAYWEB_VERSION) >/dev/null && tar xzf replaywebpage-$(REPLAYWEB_VERSION).tgz package/sw.js package/ui.js package/LICENSE && mv package/* . && rmdir package && rm replaywebpage-$(REPLAYWEB_VERSION).tgz
+
 # The whole suite twice: on SQLite, then on a throwaway PostgreSQL server (tests/pg.py).
 test: test-sqlite test-pg
 
-test-sqlite: install system-deps $(VENV)-replay/.installed
+test-sqlite: install system-deps $(VENV)-replay/.installed $(REPLAYWEB)/sw.js
 	@bash scripts/system-deps.sh --with-browser --with-redis
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-pg: install system-deps $(VENV)-replay/.installed
+test-pg: install system-deps $(VENV)-replay/.installed $(REPLAYWEB)/sw.js
 	@bash scripts/system-deps.sh --with-browser --with-redis --with-postgres
 	PORTAL_ARCHIVE_TEST_DB=postgres $(PY) -m pytest -q -p no:cacheprovider
 
@@ -83,4 +92,4 @@ bench-big: install
 	$(PY) bench/report.py
 
 clean:
-	rm -rf $(VENV) $(VENV)-replay $(DEMO_DATA) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VENV)-replay .replayweb $(DEMO_DATA) .pytest_cache build *.egg-info

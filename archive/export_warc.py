@@ -18,8 +18,10 @@ by what) and ends with a ``metadata`` manifest: every article with its records, 
 could not be exported and why.
 
 :func:`write_wacz` packages that WARC as WACZ 1.1.1 (the format ReplayWeb.page opens):
-``archive/data.warc.gz`` (stored, not deflated), ``indexes/index.cdx`` (its CDXJ, the lines
-pywb writes), ``pages/pages.jsonl`` (each article's page at its capture time),
+``archive/data.warc.gz`` (stored, not deflated), its CDXJ (the lines pywb writes) as a ZipNum
+index, ``indexes/index.cdx.gz`` (gzip members of 3,000 lines, stored) with
+``indexes/index.idx`` (the first key of each member and where it is), as py-wacz writes it;
+ReplayWeb.page replays it (tests/test_replayweb.py, in Chromium). Then ``pages/pages.jsonl`` (each article's page at its capture time),
 ``datapackage.json`` (sha256 and size of every file) and ``datapackage-digest.json``. It is
 written here rather than by py-wacz (``wacz`` on PyPI): that would bring frictionless and
 some 25 other packages into the project for a ZIP of five members; ``wacz validate``
@@ -500,12 +502,13 @@ def write_wacz(
         with warc_path.open("wb") as fh:
             report = write_warc(archive, article_ids, fh, description=description)
         lines = sorted(index_file(warc_path, "data.warc.gz"), key=lambda s: s.encode("utf-8"))
-        index = "".join(line + "\n" for line in lines).encode("utf-8")
+        cdx_gz, idx = zipnum_index(lines)
         pages = [{"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}, *report.pages]
         pages_bytes = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pages).encode()
         members = [
             ("archive/data.warc.gz", warc_path.stat().st_size, _sha256_file(warc_path)),
-            ("indexes/index.cdx", len(index), hashlib.sha256(index).hexdigest()),
+            ("indexes/index.cdx.gz", len(cdx_gz), hashlib.sha256(cdx_gz).hexdigest()),
+            ("indexes/index.idx", len(idx), hashlib.sha256(idx).hexdigest()),
             ("pages/pages.jsonl", len(pages_bytes), hashlib.sha256(pages_bytes).hexdigest()),
         ]
         now = datetime.now(UTC)
@@ -532,13 +535,20 @@ def write_wacz(
         }
         stamp = now.timetuple()[:6]
         with zipfile.ZipFile(out, "w", allowZip64=True) as z:
-            # Already gzipped, and read by offset (HTTP range requests): stored as it is.
+            # Already gzipped, and read by offset (HTTP range requests): stored as they are.
             member = zipfile.ZipInfo("archive/data.warc.gz", stamp)
             member.compress_type = zipfile.ZIP_STORED
-            with warc_path.open("rb") as src, z.open(member, "w", force_zip64=True) as dst:
+            # Its size known up front: a ZIP64 header only when it needs one. ReplayWeb.page
+            # 2.5 reads members at the offset the central directory implies, and found
+            # nothing in a WACZ whose local header carried a ZIP64 field it did not need.
+            member.file_size = warc_path.stat().st_size
+            with warc_path.open("rb") as src, z.open(member, "w") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
+            member = zipfile.ZipInfo("indexes/index.cdx.gz", stamp)
+            member.compress_type = zipfile.ZIP_STORED
+            z.writestr(member, cdx_gz)
             for name, data in (
-                ("indexes/index.cdx", index),
+                ("indexes/index.idx", idx),
                 ("pages/pages.jsonl", pages_bytes),
                 ("datapackage.json", package_bytes),
                 ("datapackage-digest.json", json.dumps(digest, indent=2).encode("utf-8")),
@@ -549,11 +559,45 @@ def write_wacz(
     return report
 
 
+#: CDXJ lines per gzip member of a ZipNum index (py-wacz's block size).
+ZIPNUM_LINES = 3000
+
+
+def zipnum_index(lines: list[str]) -> tuple[bytes, bytes]:
+    """Sorted CDXJ ``lines`` as a ZipNum index: ``index.cdx.gz`` (a gzip member per
+    :data:`ZIPNUM_LINES` lines) and ``index.idx`` (a ``!meta`` line, then per member its
+    first key and timestamp with its offset, length and sha256)."""
+    members: list[bytes] = []
+    idx = ['!meta 0 {"format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"}']
+    offset = 0
+    for i in range(0, len(lines), ZIPNUM_LINES):
+        block = gzip.compress(
+            "".join(x + "\n" for x in lines[i : i + ZIPNUM_LINES]).encode(), mtime=0
+        )
+        where = {"offset": offset, "length": len(block),
+                 "digest": "sha256:" + hashlib.sha256(block).hexdigest()}  # fmt: skip
+        idx.append(" ".join(lines[i].split(" ", 2)[:2]) + " " + json.dumps(where))
+        members.append(block)
+        offset += len(block)
+    return b"".join(members), "".join(x + "\n" for x in idx).encode("utf-8")
+
+
+def _describe(value: object) -> str:
+    """One line for a description value: a unit filter by its label, key and note."""
+    if isinstance(value, dict) and "label" in value:
+        unit = value.get("unit") or {}
+        note = f" — {value['note']}" if value.get("note") else ""
+        return f"{value['label']} ({unit.get('key', '')}){note}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def _markdown(description: dict | None) -> str:
     """The export's description as Markdown (the WACZ ``description``)."""
     lines = ["Articles exported from portal-archive with the original captures of their pages "
              "and attachments."]  # fmt: skip
     for key, value in (description or {}).items():
         if value not in (None, "", [], {}):
-            lines.append(f"- {key}: {value}")
+            lines.append(f"- {key}: {_describe(value)}")
     return "\n".join(lines)

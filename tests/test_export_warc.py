@@ -6,6 +6,7 @@ files of the WACZ 1.1.1 specification with their hashes (and passes py-wacz's
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -239,7 +240,8 @@ def wacz(crawled, exported, tmp_path_factory):
 def test_wacz_has_the_specified_files_with_their_hashes(wacz, exported):
     with zipfile.ZipFile(wacz["path"]) as z:
         names = set(z.namelist())
-        assert names == {"archive/data.warc.gz", "indexes/index.cdx", "pages/pages.jsonl",
+        assert names == {"archive/data.warc.gz", "indexes/index.cdx.gz", "indexes/index.idx",
+                         "pages/pages.jsonl",
                          "datapackage.json", "datapackage-digest.json"}  # fmt: skip
         assert z.getinfo("archive/data.warc.gz").compress_type == zipfile.ZIP_STORED
         package_bytes = z.read("datapackage.json")
@@ -257,7 +259,16 @@ def test_wacz_has_the_specified_files_with_their_hashes(wacz, exported):
                           "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}  # fmt: skip
         warc = z.read("archive/data.warc.gz")
         pages = [json.loads(line) for line in z.read("pages/pages.jsonl").decode().splitlines()]
-        index = z.read("indexes/index.cdx").decode().splitlines()
+        assert z.getinfo("indexes/index.cdx.gz").compress_type == zipfile.ZIP_STORED
+        cdx_gz = z.read("indexes/index.cdx.gz")
+        idx = z.read("indexes/index.idx").decode().splitlines()
+        index = gzip.decompress(cdx_gz).decode().splitlines()
+    # the ZipNum index: one block here, found by its first key
+    assert idx[0] == '!meta 0 {"format": "cdxj-gzip-1.0", "filename": "index.cdx.gz"}'
+    first = json.loads(idx[1].split(" ", 2)[2])
+    assert idx[1].split(" ", 2)[:2] == index[0].split(" ", 2)[:2]
+    assert first == {"offset": 0, "length": len(cdx_gz),
+                     "digest": "sha256:" + hashlib.sha256(cdx_gz).hexdigest()}  # fmt: skip
     assert pages[0] == {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
     assert sorted(p["id"] for p in pages[1:]) == sorted(exported["ids"])
     assert all(p["url"].startswith("http") and p["ts"].endswith("Z") for p in pages[1:])
