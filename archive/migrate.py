@@ -23,7 +23,10 @@ See docs/database.md.
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -42,6 +45,32 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@cache
+def migrations_dir() -> Path:
+    """The migrations as a directory Alembic can read: the package's own, or, when the
+    package is imported from a zip (the egg Scrapyd runs, docs/distributed.md), a copy of
+    its revisions extracted once per process."""
+    if MIGRATIONS.is_dir():
+        return MIGRATIONS
+    from importlib.resources import files
+
+    target = Path(tempfile.mkdtemp(prefix="portal-archive-migrations-")) / "migrations"
+    atexit.register(shutil.rmtree, target.parent, True)
+
+    def copy(node, dest: Path) -> None:  # noqa: ANN001 - an importlib Traversable
+        dest.mkdir()
+        for child in node.iterdir():
+            if child.is_dir():
+                if child.name != "__pycache__":
+                    copy(child, dest / child.name)
+            elif child.name.endswith((".py", ".mako")):
+                (dest / child.name).write_bytes(child.read_bytes())
+
+    copy(files("archive") / "migrations", target)
+    return target
+
 
 #: The first revision: the schema as it was when migrations began (an archive made before
 #: them is stamped here).
@@ -78,7 +107,7 @@ def heads() -> frozenset[str]:
     at every open must not import Alembic. tests/archive/test_migrate.py checks that this
     is what Alembic says."""
     revisions, parents = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    for path in (migrations_dir() / "versions").glob("*.py"):
         source = path.read_text(encoding="utf-8")
         found = _REVISION.search(source)
         if found is None:
@@ -167,7 +196,7 @@ def _config(connection: Connection | None) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
