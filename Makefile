@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: install system-deps demo serve screenshots test lint format bench bench-big clean
+.PHONY: install system-deps demo serve screenshots test test-sqlite test-pg lint format bench bench-big clean
 
 # A virtual environment with the project installed (editable) and its dev tools.
 $(STAMP): pyproject.toml
@@ -40,9 +40,16 @@ $(VENV)-replay/.installed:
 	$(VENV)-replay/bin/pip install --quiet 'pywb==2.10.0' 'wacz==0.6.0'
 	@touch $@
 
-test: install system-deps $(VENV)-replay/.installed
+# The whole suite twice: on SQLite, then on a throwaway PostgreSQL server (tests/pg.py).
+test: test-sqlite test-pg
+
+test-sqlite: install system-deps $(VENV)-replay/.installed
 	@bash scripts/system-deps.sh --with-browser --with-redis
 	$(PY) -m pytest -q -p no:cacheprovider
+
+test-pg: install system-deps $(VENV)-replay/.installed
+	@bash scripts/system-deps.sh --with-browser --with-redis --with-postgres
+	PORTAL_ARCHIVE_TEST_DB=postgres $(PY) -m pytest -q -p no:cacheprovider
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -319,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quiet", action="store_true")
 
-    from archive import distributed_cli, schedules, units_cli, warc_cli
+    from archive import db_cli, distributed_cli, schedules, units_cli, warc_cli
 
+    db_cli.add_cli(sub, common)
     distributed_cli.add_cli(sub, common)
     schedules.add_cli(sub, common)
     units_cli.add_cli(sub, common)
@@ -1231,6 +1232,12 @@ def cmd_crawl_worker(args: argparse.Namespace) -> int:
     return distributed_cli.cmd_crawl_worker(args, config_from(args))
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from archive import db_cli
+
+    return db_cli.cmd_db(args, config_from(args))
+
+
 def cmd_units(args: argparse.Namespace) -> int:
     from archive import units_cli
 
@@ -1238,6 +1245,7 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "db": cmd_db,
     "schedule": cmd_schedule,
     "scheduler": cmd_scheduler,
     "units": cmd_units,

@@ -17,11 +17,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from archive.config import Config
@@ -30,7 +31,6 @@ from archive.models import (
     ArticleUrl,
     ArticleVersion,
     Attachment,
-    Base,
     CrawlRun,
     DocReference,
     Document,
@@ -115,36 +115,6 @@ class ArticleRecord:
             if d[key] is not None:
                 d[key] = d[key].isoformat()
         return d
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns a newer version of the models has and the database lacks.
-
-    ``create_all`` creates missing tables but never alters existing ones; an archive created
-    by an earlier version keeps its data and gains the new columns (empty). Only additive,
-    nullable changes are handled here; anything else needs a real migration.
-    """
-    inspector = inspect(engine)
-    existing_tables = set(inspector.get_table_names())
-    statements = []
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            if not column.nullable or column.primary_key:
-                raise ArchiveError(
-                    f"the database lacks column {table.name}.{column.name}, which cannot be "
-                    "added to existing rows: export the archive and import it in a new one"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            statements.append(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
-    if statements:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
 
 
 #: How much of an attachment's text an article's page carries (the document page has it all).
@@ -238,22 +208,57 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
     cur.close()
 
 
+def open_engine(url: str) -> Engine:
+    """The engine of a database URL (SQLite: WAL, foreign keys); no query is made yet."""
+    try:
+        # A server closes connections (restart, idle timeout): check one before reusing it.
+        server = not url.startswith("sqlite")
+        engine = create_engine(url, pool_pre_ping=server)
+    except (ArgumentError, ImportError) as exc:
+        raise ArchiveError(f"cannot use database URL {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _postgres_strings)
+    return engine
+
+
+def _postgres_strings(dbapi_conn, _record) -> None:
+    """Strings go to PostgreSQL without NUL characters, which its text types cannot hold
+    (SQLite's can): a scraped title, a file name from a Content-Disposition header, the text
+    of a broken PDF may carry one, and the row must not be lost for it."""
+    for dumper in _nul_free_dumpers():
+        dbapi_conn.adapters.register_dumper(str, dumper)
+
+
+@cache
+def _nul_free_dumpers() -> tuple[type, ...]:
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    def without_nul(base: type) -> type:
+        class Dumper(base):
+            def dump(self, obj: str):
+                return super().dump(obj.replace("\x00", "") if "\x00" in obj else obj)
+
+        return Dumper
+
+    # Registered last, the text one is what psycopg uses for a str parameter.
+    return without_nul(StrBinaryDumper), without_nul(StrDumperUnknown)
+
+
 class Archive:
     """Database + raw store of one data directory."""
 
     def __init__(self, config: Config):
         self.config = config.ensure()
+        self.engine: Engine = open_engine(config.db_url)
+        from archive.migrate import ensure_schema
+
         try:
-            self.engine: Engine = create_engine(config.db_url)
-        except (ArgumentError, ImportError) as exc:
-            raise ArchiveError(f"cannot use database URL {config.db_url!r}: {exc}") from exc
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            Base.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
-        except OperationalError as exc:
-            raise ArchiveError(f"cannot open database {config.db_url!r}: {exc.orig}") from exc
+            ensure_schema(self.engine)  # one query when the schema is up to date
+        except ArchiveError:
+            self.engine.dispose()
+            raise
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self.raw = RawStore(config.raw_dir)
 

@@ -763,7 +763,6 @@ class Gazetteer:
 
     @classmethod
     def from_archive(cls, archive: Archive) -> Gazetteer:
-        _ensure_tables(archive)
         with archive.Session() as s:
             unit_rows = s.execute(select(*_unit_columns())).all()
             name_rows = s.execute(select(*_name_columns())).all()
@@ -1229,11 +1228,6 @@ def _succession_columns():
     return [t[f] for f in _SUCC_FIELDS]
 
 
-def _ensure_tables(archive: Archive) -> None:
-    tables = [AdminUnit.__table__, AdminUnitName.__table__, UnitSuccession.__table__]
-    AdminUnit.metadata.create_all(archive.engine, tables=tables)
-
-
 @dataclass
 class Counts:
     inserted: int = 0
@@ -1324,7 +1318,6 @@ def load_units(archive: Archive, *, data: SourceData | None = None) -> LoadRepor
     same packages changes nothing; a newer package version changes only what differs."""
     started = time.perf_counter()
     data = data or read_sources()
-    _ensure_tables(archive)
     units = [{f: getattr(u, f) for f in _UNIT_FIELDS + _FOLDED} for u in data.units]
     names = [
         {

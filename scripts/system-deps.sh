@@ -3,8 +3,10 @@
 # (OCR of scanned attachments), antiword and catdoc (.doc files); with --with-browser also
 # Chromium, which the web application's tests drive headless (make test); with --with-redis
 # the Redis server that distributed crawls share their frontier in (docs/distributed.md;
-# the tests start their own, without persistence). Installs only what is missing; needs
-# root or sudo. Without them OCR and .doc text are skipped, not broken.
+# the tests start their own, without persistence); with --with-postgres also PostgreSQL,
+# whose binaries the tests start a throwaway server with (tests/pg.py; make test-pg).
+# Installs only what is missing; needs root or sudo. Without them OCR and .doc text are
+# skipped, not broken.
 set -euo pipefail
 need=()
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
@@ -15,7 +17,10 @@ for option in "$@"; do
   case "$option" in
     --with-browser) command -v chromium >/dev/null || need+=(chromium fonts-noto-core) ;;
     --with-redis) command -v redis-server >/dev/null || need+=(redis-server) ;;
-    *) echo "system-deps: unknown option $option (--with-browser, --with-redis)" >&2; exit 2 ;;
+    --with-postgres)
+      compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql postgresql-contrib) ;;
+    *)
+      echo "system-deps: unknown option $option (--with-browser, --with-redis, --with-postgres)" >&2; exit 2 ;;
   esac
 done
 if [ ${#need[@]} -eq 0 ]; then

@@ -9,8 +9,88 @@ from pathlib import Path
 
 import pytest
 
+from tests import pg
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+# --- SQLite or PostgreSQL (PORTAL_ARCHIVE_TEST_DB=postgres; tests/pg.py) ---------------------
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): a test about SQLite itself, skipped on PostgreSQL"
+    )
+    if not pg.wanted() or hasattr(config, "pg_cluster"):
+        return
+    try:
+        cluster = pg.Cluster().start()
+        cluster.make_template()
+    except (RuntimeError, OSError) as exc:
+        pytest.exit(f"cannot run the tests on PostgreSQL: {exc}", returncode=3)
+    config.pg_cluster = cluster
+    os.environ[pg.ENV_SERVER] = cluster.server_url
+    site = str(Path(__file__).parent / "pg_site")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")]))
+    pg.route_archives()
+
+
+def pytest_unconfigure(config):
+    cluster = getattr(config, "pg_cluster", None)
+    if cluster is not None:
+        cluster.stop()
+
+
+def pytest_report_header(config):
+    cluster = getattr(config, "pg_cluster", None)
+    return f"database: PostgreSQL {cluster.server_url}" if cluster else "database: SQLite"
+
+
+def pytest_collection_modifyitems(config, items):
+    if getattr(config, "pg_cluster", None) is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _archive_databases(request):
+    """On PostgreSQL: drop the databases of this test's ``tmp_path`` after it."""
+    cluster = getattr(request.config, "pg_cluster", None)
+    if cluster is None or "tmp_path" not in request.fixturenames:
+        yield
+        return
+    tmp = request.getfixturevalue("tmp_path")
+    yield
+    pg.drop_databases_under(cluster.server_url, tmp)
+
+
+def copy_archive(source: Path, target: Path) -> None:
+    """Copy a data directory, and on PostgreSQL its database with it."""
+    import shutil
+
+    shutil.copytree(source, target)
+    server = os.environ.get(pg.ENV_SERVER)
+    if server:
+        pg.copy_database(server, source, target)
+
+
+def on_postgres() -> bool:
+    """Whether archives without a ``--db`` of their own are on PostgreSQL in this run."""
+    return bool(os.environ.get(pg.ENV_SERVER))
+
+
+@pytest.fixture
+def pg_cluster(request):
+    """The test PostgreSQL server; the test is skipped when the suite runs on SQLite."""
+    cluster = getattr(request.config, "pg_cluster", None)
+    if cluster is None:
+        pytest.skip("on PostgreSQL only (PORTAL_ARCHIVE_TEST_DB=postgres)")
+    return cluster
 
 
 def run_cli(

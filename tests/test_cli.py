@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import on_postgres, run_cli
 
 
 @pytest.mark.parametrize(
@@ -41,4 +41,5 @@ def test_data_dir_and_db_everywhere(tmp_path):
 def test_environment_sets_the_data_dir(tmp_path):
     proc = run_cli("search", "x", "--json", env={"PORTAL_ARCHIVE_DATA": str(tmp_path)})
     assert proc.returncode == 0 and json.loads(proc.stdout)["total"] == 0
-    assert (tmp_path / "archive.sqlite3").exists()
+    assert (tmp_path / "index").is_dir()
+    assert (tmp_path / "archive.sqlite3").exists() or on_postgres()

@@ -26,7 +26,7 @@ from archive.export_warc import MANIFEST_URI, write_wacz, write_warc
 from archive.models import ArticleVersion, Attachment, Download
 from archive.store import Archive
 from archive.warcfiles import warc_record
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_archive, run_cli
 from tests.test_warc import _free_port, needs_pywb, pywb_bin, warcio_check
 
 
@@ -138,7 +138,7 @@ def test_records_are_copied_byte_for_byte_with_their_request_and_warcinfo(crawle
 
 def test_what_has_no_warc_record_is_made_from_the_stored_body(crawled, exported, tmp_path):
     data = tmp_path / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     aid = exported["ids"][0]
     url = next(u for a, u, *_ in exported["versions"] if a == aid)
     file_url, file_sha = exported["downloads"][0][:2]

@@ -33,17 +33,17 @@ import random
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from archive import locks
 from archive.config import Config
@@ -129,13 +129,20 @@ def kill_when(proc: subprocess.Popen, log: list, point: tuple[str, float]) -> bo
 
 
 def stored_articles(data: Path) -> set[str]:
-    """Canonical URLs of the articles the archive holds, read with sqlite3 alone (an
-    :class:`Archive` would create the tables, racing the crawl that creates them)."""
+    """Canonical URLs of the articles the archive holds, read without an :class:`Archive`
+    (opening one would create the database and its tables, read-only here: SQLite's file is
+    opened ``mode=ro``)."""
+    url = Config.resolve(data).db_url
+    if url.startswith("sqlite"):
+        url = f"sqlite:///file:{data / 'archive.sqlite3'}?mode=ro&uri=true"
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        with closing(sqlite3.connect(f"file:{data / 'archive.sqlite3'}?mode=ro", uri=True)) as db:
-            return {url for (url,) in db.execute("SELECT canonical_url FROM articles")}
-    except sqlite3.OperationalError:  # no database, or no table yet
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT canonical_url FROM articles")).scalars())
+    except DBAPIError:  # no database, or no table yet
         return set()
+    finally:
+        engine.dispose()
 
 
 def settle(log: list, quiet: float = 0.3, limit: float = 5.0) -> None:

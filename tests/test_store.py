@@ -66,6 +66,17 @@ def test_text_is_stored_nfc(archive):
     assert record.title == VN and unicodedata.is_normalized("NFC", record.title)
 
 
+def test_a_nul_in_scraped_text_does_not_lose_the_row(archive):
+    """PostgreSQL's text cannot hold NUL (SQLite's can): it is dropped on the way there."""
+    archive.store_articles([item(title="Kế hoạch\x00 số 1")], archive.portal_id)
+    archive.record_download(
+        "http://p.gov.vn/f.pdf", sha256="a" * 64, status="downloaded", filename="f\x00.pdf"
+    )
+    (record,) = archive.iter_articles()
+    assert record.title.replace("\x00", "") == "Kế hoạch số 1"
+    assert archive.documents()[0]["filename"].replace("\x00", "") == "f.pdf"
+
+
 def test_raw_store_roundtrip(archive):
     body = "<html>Cổng thông tin</html>".encode()
     sha = archive.raw.put(body)

@@ -56,7 +56,7 @@ from scraper.warc import (
     WarcFileWriter,
     payload_digest,
 )
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_archive, run_cli
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -551,7 +551,7 @@ def recrawled(crawled, tmp_path_factory):
     """The crawled archive copied, then crawled again: unchanged pages, and the articles
     re-checked with conditional requests (every article counts as recent)."""
     data = tmp_path_factory.mktemp("recrawl") / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     before = {f.name for f in warc_files(data)}
     run_cli(
         "--data-dir", str(data), "crawl", "all", "--portals", str(crawled["registry"]),

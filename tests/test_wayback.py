@@ -11,7 +11,6 @@ the request rate stays under the cap; a second crawl fetches no capture again.
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from scraper.wayback import (
     original_headers,
     parse_cdx_json,
 )
-from tests.conftest import run_cli
+from tests.conftest import copy_archive, run_cli
 from tests.test_warc import warc_files, warcio_check
 
 
@@ -351,7 +350,7 @@ def test_first_crawl_of_the_site_after_the_archive_walks_every_listing(crawled, 
     listings: the site's first crawl resumes (every listing page, known articles skipped)
     rather than stopping at the first pages of known articles."""
     data = tmp_path / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     archive = open_archive(data)
     try:
         assert [r["status"] for r in archive.interrupted_runs("huyen-ham-tan")] == [

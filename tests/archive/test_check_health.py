@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 
 import pytest
 
 from archive.health import judge
 from archive.models import CrawlRun
-from tests.conftest import run_cli
+from tests.conftest import copy_archive, run_cli
 
 
 def run(status="finished", new=0, unchanged=10, invalid=0, pages=20, stats=None) -> CrawlRun:
@@ -56,7 +55,7 @@ def test_share_without_a_date_jumping():
 @pytest.fixture()
 def data(crawled, tmp_path):
     copy = tmp_path / "data"
-    shutil.copytree(crawled["data"], copy)
+    copy_archive(crawled["data"], copy)
     return copy
 
 

@@ -234,12 +234,11 @@ def test_lock_of_a_killed_process_is_recovered(config):
 def test_the_crawl_command_leaves_a_busy_portal_out(crawled, tmp_path):
     """`portal-archive crawl` takes the same lock: a portal held by someone else is not
     crawled, the user is told by whom, and the free ones are crawled."""
-    import shutil
 
-    from tests.conftest import run_cli
+    from tests.conftest import copy_archive, run_cli
 
     data = tmp_path / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     config = Config.resolve(data)
     args = ("--data-dir", str(data), "crawl", "--portals", str(crawled["registry"]))
     with locks.portal_lock(config, ["quan-thanh-xuan"], "scheduler pid 1 on elsewhere"):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -14,6 +13,7 @@ import pytest
 from archive.config import Config
 from archive.schema import ArticleItem
 from archive.store import Archive
+from tests.conftest import copy_archive
 
 PASSWORD = "mat-khau-du-dai-2025"
 HOSTILE_URL = "http://127.0.0.1:9/tin-tuc/bai-doc-hai.html"
@@ -47,7 +47,7 @@ def web_config(crawled, tmp_path_factory) -> Config:
     from archive import users
 
     data = tmp_path_factory.mktemp("web") / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     config = Config.resolve(data)
     archive = Archive(config)
     try:

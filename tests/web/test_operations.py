@@ -5,7 +5,6 @@ runs over its own copy of the crawled archive, since a crawl started here change
 from __future__ import annotations
 
 import gzip
-import shutil
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 from archive import locks
 from archive.config import Config
 from archive.store import Archive
+from tests.conftest import copy_archive
 from tests.web.conftest import PASSWORD
 from tests.web.test_app import csrf_of, login
 
@@ -25,7 +25,7 @@ def ops_app(crawled, tmp_path_factory):
     from archive.web.operations import Operations
 
     data = tmp_path_factory.mktemp("ops") / "data"
-    shutil.copytree(crawled["data"], data)
+    copy_archive(crawled["data"], data)
     config = Config.resolve(data)
     archive = Archive(config)
     try:

@@ -1,0 +1,1 @@
+"""Alembic revisions of the archive's schema, oldest first (see archive/migrate.py)."""
