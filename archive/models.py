@@ -54,7 +54,8 @@ class CrawlRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"), index=True)
     trigger: Mapped[str] = mapped_column(String(40), default="cli")
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    # "stopped: closespider_timeout": Scrapy's close reasons are up to 27 characters.
+    status: Mapped[str] = mapped_column(String(60), default="running")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pages: Mapped[int] = mapped_column(Integer, default=0)
@@ -119,7 +120,8 @@ class ArticleUrl(Base):
 
     __tablename__ = "article_urls"
 
-    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    # Scrapy fetches URLs of up to 2083 characters (URLLENGTH_LIMIT); PostgreSQL checks.
+    url: Mapped[str] = mapped_column(String(2083), primary_key=True)
     article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), index=True)
 
 
@@ -192,7 +194,7 @@ class Download(Base):
 
     __tablename__ = "downloads"
 
-    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2083), primary_key=True)  # as ArticleUrl.url
     sha256: Mapped[str | None] = mapped_column(ForeignKey("documents.sha256"), index=True)
     status: Mapped[str] = mapped_column(String(20))  # downloaded | failed
     error: Mapped[str | None] = mapped_column(Text)

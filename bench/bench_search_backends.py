@@ -273,7 +273,7 @@ def render(res: dict[str, Any], command: str, minutes: float) -> str:
         f"{n:,} generated articles (bench/bench_index.py's corpus, "
         f"~{res['words_per_article']:.0f} words each), the same `IndexDoc`s given to each "
         "backend's `update()`. PostgreSQL: a throwaway server on 127.0.0.1 (fsync on, "
-        "shared_buffers 256 MB), the `search_entries` table of migration 0003; its build "
+        "shared_buffers 256 MB), the `search_entries` table of migration 0004; its build "
         "time includes `ANALYZE`.",
         "",
         "| building | seconds | articles/s | size on disk |",

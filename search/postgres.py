@@ -1,6 +1,6 @@
 """PostgreSQL full-text search: the scale-out search backend (see :mod:`search.backend`).
 
-Entries live in ``search_entries`` (archive/models.py, migration 0003) in the archive's own
+Entries live in ``search_entries`` (archive/models.py, migration 0004) in the archive's own
 database: facets and filters as columns and GIN-indexed arrays, the terms as a GIN-indexed
 ``tsvector``.
 

@@ -77,6 +77,23 @@ def test_a_nul_in_scraped_text_does_not_lose_the_row(archive):
     assert archive.documents()[0]["filename"].replace("\x00", "") == "f.pdf"
 
 
+def test_a_run_stopped_by_a_scrapy_limit_keeps_its_reason(archive):
+    """Scrapy's longest close reason fits (PostgreSQL enforces lengths; SQLite does not)."""
+    from collections import Counter
+
+    run = archive.start_run(archive.portal_id)
+    status = "stopped: closespider_timeout_no_item"
+    archive.finish_run(run, status=status, counts=Counter(), stats={})
+    assert archive.runs(limit=1)[0]["status"] == status
+
+
+def test_the_longest_url_scrapy_fetches_fits(archive):
+    long = "http://p.gov.vn/a.html?q=" + "x" * (2083 - 25)
+    archive.store_articles([item(url=long)], archive.portal_id)
+    archive.record_download(long, sha256=None, status="failed", error="timeout")
+    assert archive.failed_downloads()[0]["url"] == long
+
+
 def test_raw_store_roundtrip(archive):
     body = "<html>Cổng thông tin</html>".encode()
     sha = archive.raw.put(body)

@@ -116,8 +116,16 @@ def test_an_archive_made_before_migrations_is_adopted_without_losing_rows(tmp_pa
         )
         conn.execute(
             text(
-                "INSERT INTO raw_responses (url, status, headers, sha256, size, fetched_at)"
-                " VALUES ('http://p/1', 200, '{}', :sha, 10, :now)"
+                "INSERT INTO crawl_runs (id, portal_id, trigger, status, started_at, pages,"
+                " articles_new, articles_updated, articles_unchanged, items_invalid, errors,"
+                " stats) VALUES (1, 1, 'cli', 'finished', :now, 3, 1, 0, 0, 0, 0, '{}')"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO raw_responses (crawl_run_id, url, status, headers, sha256, size,"
+                " fetched_at) VALUES (1, 'http://p/1', 200, '{}', :sha, 10, :now)"
             ),
             {"sha": "0" * 64, "now": now},
         )
@@ -127,6 +135,7 @@ def test_an_archive_made_before_migrations_is_adopted_without_losing_rows(tmp_pa
     try:
         assert [p["slug"] for p in archive.portal_status()] == ["p"]
         assert archive.summary()["fetches"] == 1
+        assert [(r["id"], r["status"], r["pages"]) for r in archive.runs()] == [(1, "finished", 3)]
         with archive.engine.connect() as conn:
             assert migrate.current(conn) == migrate.heads()
             tables = set(inspect(conn).get_table_names())

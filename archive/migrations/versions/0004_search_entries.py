@@ -4,8 +4,8 @@ its terms as a GIN-indexed ``tsvector``, its facets as GIN-indexed arrays.
 Created on SQLite too, where it stays empty (one schema for both databases); there the
 vector and the arrays are text and JSON, and the indexes plain ones.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0003"
-down_revision: str | tuple[str, ...] | None = "0002"
+revision: str = "0004"
+down_revision: str | tuple[str, ...] | None = "0003"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 

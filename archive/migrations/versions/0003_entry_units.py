@@ -5,8 +5,8 @@ What main added to the models while migrations were being written on another bra
 migrations already has them (it is adopted and stamped 0001 first): only what is missing
 is created.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | tuple[str, ...] | None = "0001"
+revision: str = "0003"
+down_revision: str | tuple[str, ...] | None = "0002"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
