@@ -51,7 +51,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from search.analysis import VietnameseAnalyzer
 from search.backend import SearchBackend
@@ -316,8 +316,9 @@ class PostgresBackend(SearchBackend):
         texts_for: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
         facets: bool = True,
     ) -> SearchResult:
-        """:func:`search.query.search` on PostgreSQL: one query for the total and the
-        facets, one for the page."""
+        """:func:`search.query.search` on PostgreSQL: one statement matches (and scores)
+        once and gives the page's ids, the total and the facets; one more reads the page's
+        fields."""
         _check(sort, type)
         page, per_page = max(1, page), max(1, per_page)
         parsed = parse_query(query)
@@ -325,20 +326,24 @@ class PostgresBackend(SearchBackend):
             sort = "newest"
         where, params = _where(parsed, portal, topic, date_from, date_to, type, doc_kind,
                                year, units)  # fmt: skip
+        order, score = _order(parsed, sort, params)
+        params = {**params, "limit": per_page, "offset": (page - 1) * per_page}
         with self.engine.connect() as conn:
-            total, counts = _count(conn, where, params, facets)
+            found = conn.execute(text(_search_sql(where, order, score, facets)), params).all()
+            total, counts, page_ids, scores = _read_search_rows(found, facets)
             rows = []
-            if total:
-                order, score = _order(parsed, sort, params)
-                params = {**params, "limit": per_page, "offset": (page - 1) * per_page}
-                rows = conn.execute(
-                    text(
-                        f"SELECT id, title, portal, url, pub, topics, type, doc_kinds, lead,"
-                        f" {score} AS score FROM search_entries WHERE {where}"
-                        f" ORDER BY {order} LIMIT :limit OFFSET :offset"
-                    ),
-                    params,
-                ).all()
+            if page_ids:
+                by_id = {
+                    r.id: r
+                    for r in conn.execute(
+                        text(
+                            "SELECT id, title, portal, url, pub, topics, type, doc_kinds, lead"
+                            " FROM search_entries WHERE id = ANY(:ids)"
+                        ),
+                        {"ids": page_ids},
+                    )
+                }
+                rows = [by_id[i] for i in page_ids if i in by_id]
         ids = [r.id for r in rows]
         if texts_for is not None:
             bodies: Mapping[str, str] = texts_for(ids) if ids else {}
@@ -355,7 +360,7 @@ class PostgresBackend(SearchBackend):
                 url=r.url,
                 published=parse_pub(r.pub),
                 topics=list(r.topics),
-                score=float(r.score) if sort == "relevance" and r.score is not None else None,
+                score=scores.get(r.id) if sort == "relevance" else None,
                 snippet=_snippet(bodies.get(r.id), r.lead, words, _ANALYZER),
                 type=r.type,
                 doc_kinds=list(r.doc_kinds),
@@ -489,45 +494,63 @@ def _order(parsed: ParsedQuery | None, sort: str, params: dict[str, Any]) -> tup
     return "score DESC, id", score
 
 
-def _count(
-    conn: Connection, where: str, params: dict[str, Any], facets: bool
-) -> tuple[int, dict[str, dict[str, int]]]:
-    """The number of matches and, with ``facets``, the facet counts over all of them."""
-    if not facets:
-        total = conn.execute(
-            text(f"SELECT count(*) FROM search_entries WHERE {where}"), params
-        ).scalar_one()
-        return total, {}
-    rows = conn.execute(
-        text(
-            f"""
-            WITH m AS MATERIALIZED (
-                SELECT type, portal, topics, doc_kinds, year FROM search_entries WHERE {where}
-            )
-            SELECT 'total', NULL, count(*) FROM m
-            UNION ALL SELECT 'type', type, count(*) FROM m GROUP BY type
-            UNION ALL SELECT 'portal', portal, count(*) FROM m GROUP BY portal
-            UNION ALL SELECT 'topic', t, count(*) FROM m, unnest(m.topics) t GROUP BY t
-            UNION ALL SELECT 'doc_kind', k, count(*) FROM m, unnest(m.doc_kinds) k GROUP BY k
-            UNION ALL SELECT 'year', year::text, count(*) FROM m
+def _search_sql(where: str, order: str, score: str, facets: bool) -> str:
+    """One statement: the matches scored once (a materialised CTE), then rows of
+    (kind, key, n, score): ``hit`` rows (id, place, score) of the page, the ``total``, and
+    with ``facets`` a row per facet value (name, value, count)."""
+    parts = [
+        f"""
+        WITH m AS MATERIALIZED (
+            SELECT id, type, portal, topics, doc_kinds, year, published, {score} AS score
+            FROM search_entries WHERE {where}
+        ), p AS (
+            SELECT id, score, row_number() OVER (ORDER BY {order}) AS place FROM m
+            ORDER BY {order} LIMIT :limit OFFSET :offset
+        )
+        SELECT 'hit' AS kind, id AS key, place AS n, score::float8 AS score FROM p
+        UNION ALL SELECT 'total', NULL, count(*), NULL FROM m
+        """
+    ]
+    if facets:
+        parts.append(
+            """
+            UNION ALL SELECT 'type', type, count(*), NULL FROM m GROUP BY type
+            UNION ALL SELECT 'portal', portal, count(*), NULL FROM m GROUP BY portal
+            UNION ALL SELECT 'topic', t, count(*), NULL FROM m, unnest(m.topics) t GROUP BY t
+            UNION ALL SELECT 'doc_kind', k, count(*), NULL FROM m, unnest(m.doc_kinds) k
+                GROUP BY k
+            UNION ALL SELECT 'year', year::text, count(*), NULL FROM m
                 WHERE year IS NOT NULL GROUP BY year
             """
-        ),
-        params,
-    ).all()
+        )
+    return "".join(parts)
+
+
+def _read_search_rows(
+    rows: Sequence[Any], facets: bool
+) -> tuple[int, dict[str, dict[str, int]], list[str], dict[str, float]]:
+    """(total, facet counts, the page's ids in order, their scores) from
+    :func:`_search_sql`'s rows; facets ordered as Whoosh's (years newest first, others by
+    count then value)."""
     total = 0
-    counts: dict[str, dict[str, int]] = {name: {} for name in _FACETS}
-    for name, key, n in rows:
-        if name == "total":
+    hits: list[tuple[int, str]] = []
+    scores: dict[str, float] = {}
+    counts: dict[str, dict[str, int]] = {name: {} for name in _FACETS} if facets else {}
+    for kind, key, n, score in rows:
+        if kind == "hit":
+            hits.append((n, key))
+            if score is not None:
+                scores[key] = float(score)
+        elif kind == "total":
             total = n
         elif key:
-            counts[name][key] = n
+            counts[kind][key] = n
     for name, found in counts.items():
         if name == "year":
             counts[name] = dict(sorted(found.items(), reverse=True))
         else:
             counts[name] = dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
-    return total, counts
+    return total, counts, [key for _n, key in sorted(hits)], scores
 
 
 def _chunks(items: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
