@@ -73,3 +73,32 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path):
     assert proc.returncode == 2
     assert "PORTAL_ARCHIVE_SEARCH='solr': expected one of whoosh, postgres" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_web_application_searches_with_the_postgres_backend(
+    pg_cluster, crawled, tmp_path, monkeypatch
+):
+    from fastapi.testclient import TestClient
+
+    from archive.config import Config
+    from archive.web.app import create_app
+
+    data = tmp_path / "data"
+    copy_archive(crawled["data"], data)
+    run_cli("--data-dir", str(data), "index", env=POSTGRES, check=True)
+    config = Config.resolve(data)
+    whoosh = TestClient(create_app(config, secret_key="w"))
+    monkeypatch.setenv("PORTAL_ARCHIVE_SEARCH", "postgres")
+    postgres = TestClient(create_app(config, secret_key="p"))
+    for params in (
+        {"q": "sap xep don vi hanh chinh"},
+        {"q": "139/KH-UBND"},
+        {"q": "tuyên truyền", "topic": "cchc", "sort": "newest"},
+        {"unit": "quận Thanh Xuân", "type": "article"},
+    ):
+        a = whoosh.get("/search.json", params=params).json()
+        b = postgres.get("/search.json", params=params).json()
+        assert (b["total"], b["facets"]) == (a["total"], a["facets"]), params
+        assert {h["id"] for h in b["hits"]} == {h["id"] for h in a["hits"]}, params
+    page = postgres.get("/search", params={"q": "cải cách hành chính"})
+    assert page.status_code == 200 and "<b>cải</b>" in page.text
