@@ -51,7 +51,8 @@ class SearchBackend(ABC):
     and give the same results. ``sync`` brings the backend in step with the archive
     (incremental; ``rebuild`` re-indexes everything) under the backend's writer lock.
     ``update`` and ``delete`` write entries directly (the tests and benchmarks use them).
-    ``indexed_states`` maps every indexed id to the state it was indexed from.
+    ``indexed_states`` maps every indexed id to the state it was indexed from. ``on_wait``
+    is told, in a line, what holds a sync up (another indexer; an outdated index rebuilt).
     """
 
     name: str
@@ -158,8 +159,10 @@ class WhooshBackend(SearchBackend):
 
         with indexer_lock(self.path, on_wait=on_wait):
             self.close()  # a rebuild removes the directory under an open index
-            self._index, rebuild = open_index(self.path, rebuild=rebuild)
-            return sync_index(archive, self._index, rebuild=rebuild, progress=progress)
+            self._index, rebuilt = open_index(self.path, rebuild=rebuild)
+            if rebuilt and not rebuild and on_wait:
+                on_wait("rebuilding the search index (built by an earlier version)")
+            return sync_index(archive, self._index, rebuild=rebuilt, progress=progress)
 
     def update(self, docs, *, progress=None) -> int:  # noqa: ANN001
         return self.index.update(docs, progress=progress)

@@ -738,3 +738,15 @@ def test_a_very_long_entry_is_indexed_and_found_to_its_end(make_backend):
     assert ids(ix, "khủng long") == ["long"]
     assert ids(ix, '"mở đầu kế hoạch"') == ["long"]
     assert ids(ix, '"thủ tục hành chính"') == ["long"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["'", "\\", "a'b", "x:*", "!", "a & b | !c", "<->", '"', '""', "-", "- -x", "--x", "(", "%",
+     "139/", "/KH-UBND", "'; DROP TABLE search_entries; --", "\x00", "đ" * 300],
+)  # fmt: skip
+def test_odd_queries_are_searched_not_refused(index: SearchBackend, query: str):
+    # the query language has no syntax errors: what is not a word is not searched for
+    result = search(index, query, facets=True)
+    assert result.total >= 0
+    assert index.search_ids(query) is not None
