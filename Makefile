@@ -82,6 +82,8 @@ bench: install
 	$(PY) bench/bench_units.py --out bench/results/units.md
 	@bash scripts/system-deps.sh --with-redis
 	$(PY) bench/bench_distributed.py --out bench/results/distributed.md
+	@bash scripts/system-deps.sh --with-postgres
+	$(PY) bench/bench_search_backends.py --out bench/results/search_backends.md
 	$(PY) bench/report.py
 
 # The long ones (about 20 and 50 minutes): a 10,000-article portal, 100,000 articles on the web.

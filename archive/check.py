@@ -75,16 +75,17 @@ def _sha256_of(path) -> str:
     return digest.hexdigest()
 
 
-def check(archive: Archive, index, *, deep: bool = False, repair: bool = False) -> CheckReport:
-    """Compare the database with the index and the stored files. ``deep`` re-hashes every
-    file (else only existence and size); ``repair`` brings the index in line."""
-    from search.sync import index_states, sync_index
+def check(archive: Archive, backend, *, deep: bool = False, repair: bool = False) -> CheckReport:
+    """Compare the database with the search backend (search/backend.py) and the stored
+    files. ``deep`` re-hashes every file (else only existence and size); ``repair`` brings
+    the index in line."""
+    from search.sync import index_states
 
     report = CheckReport()
     in_db = index_states(archive)
     report.documents = sum(i.startswith(DOCUMENT_ID_PREFIX) for i in in_db)
     report.articles = len(in_db) - report.documents
-    in_index = index.indexed_hashes()
+    in_index = backend.indexed_states()
     report.index_missing = sorted(i for i in in_db if i not in in_index)
     report.index_stale = sorted(i for i in in_db if i in in_index and in_index[i] != in_db[i])
     report.index_extra = sorted(i for i in in_index if i not in in_db)
@@ -137,6 +138,6 @@ def check(archive: Archive, index, *, deep: bool = False, repair: bool = False) 
         report.warc_recovered = [p.name for p in recover_open_files(directory)]
 
     if repair and not report.index_ok:
-        result = sync_index(archive, index)
+        result = backend.sync(archive)
         report.repaired = {"indexed": result.indexed, "removed": result.deleted}
     return report

@@ -718,21 +718,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def update_index(config: Config, *, rebuild: bool = False, show_progress: bool = True):
-    from search.sync import indexer_lock, open_index, print_progress, sync_index
+    from search.backend import open_backend
+    from search.sync import print_progress
 
     archive = Archive(config)
     try:
         started = time.perf_counter()
         progress = (lambda d, t: print_progress(d, t, started=started)) if show_progress else None
         say = (lambda m: print(m, file=sys.stderr)) if show_progress else None
-        with indexer_lock(config.index_dir, on_wait=say):
-            index, rebuild = open_index(config.index_dir, rebuild=rebuild)
-            if rebuild and show_progress:
-                print("rebuilding the search index", file=sys.stderr)
-            try:
-                return sync_index(archive, index, rebuild=rebuild, progress=progress)
-            finally:
-                index.close()
+        if rebuild and show_progress:
+            print("rebuilding the search index", file=sys.stderr)
+        with open_backend(config, archive) as backend:
+            return backend.sync(archive, rebuild=rebuild, progress=progress, on_wait=say)
     finally:
         archive.close()
 
@@ -792,29 +789,27 @@ def _search(
     per_page: int = 10,
     facets: bool = True,
 ):
-    from search.index import SearchIndex
-    from search.query import search
+    from search.backend import open_backend
 
     archive = Archive(config)
     try:
-        index = SearchIndex(config.index_dir)
-        return search(
-            index,
-            query,
-            units=unit_keys(args),
-            portal=args.portal,
-            topic=args.topic,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            type=getattr(args, "type", None),
-            doc_kind=getattr(args, "doc_kind", None),
-            year=getattr(args, "year", None),
-            sort=getattr(args, "sort", "relevance"),
-            page=page,
-            per_page=per_page,
-            text_for=lambda aid: archive.bodies([aid]).get(aid),
-            facets=facets,
-        )
+        with open_backend(config, archive) as backend:
+            return backend.search(
+                query,
+                units=unit_keys(args),
+                portal=args.portal,
+                topic=args.topic,
+                date_from=args.date_from,
+                date_to=args.date_to,
+                type=getattr(args, "type", None),
+                doc_kind=getattr(args, "doc_kind", None),
+                year=getattr(args, "year", None),
+                sort=getattr(args, "sort", "relevance"),
+                page=page,
+                per_page=per_page,
+                text_for=lambda aid: archive.bodies([aid]).get(aid),
+                facets=facets,
+            )
     finally:
         archive.close()
 
@@ -1001,19 +996,18 @@ def export_description(args: argparse.Namespace) -> dict:
 def export_ids(config: Config, args: argparse.Namespace) -> list[str]:
     """Ids of every article matching the query and filters: in relevance order up to
     ``RANK_IDS_LIMIT`` matches, in index order beyond (no scores, no snippets: fast)."""
-    from search.index import SearchIndex
-    from search.query import search_ids
+    from search.backend import open_backend
 
-    return search_ids(
-        SearchIndex(config.index_dir),
-        args.query,
-        portal=args.portal,
-        topic=args.topic,
-        date_from=args.date_from,
-        date_to=args.date_to,
-        type="article",
-        units=unit_keys(args),
-    )
+    with open_backend(config) as backend:
+        return backend.search_ids(
+            args.query,
+            portal=args.portal,
+            topic=args.topic,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            type="article",
+            units=unit_keys(args),
+        )
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -1118,24 +1112,23 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from archive.check import check
-    from search.index import IndexVersionError, SearchIndex
-    from search.sync import indexer_lock, open_index
+    from search.backend import open_backend
+    from search.index import IndexVersionError
 
     config = config_from(args)
     archive = Archive(config)
     try:
-        if args.repair:  # the index is written: one writer at a time (search/sync.py)
-            with indexer_lock(config.index_dir, on_wait=lambda m: print(m, file=sys.stderr)):
-                index, _rebuilt = open_index(config.index_dir)  # an old one: rebuilt empty
-                report = check(archive, index, deep=args.deep, repair=True)
-        else:
-            try:
-                index = SearchIndex(config.index_dir)
-            except IndexVersionError:
-                raise CliError(
-                    "the search index was built by an earlier version: run with --repair"
-                ) from None
-            report = check(archive, index, deep=args.deep, repair=False)
+        with open_backend(config, archive) as backend:
+            if args.repair:  # a Whoosh index of an earlier version: rebuilt empty, refilled
+                backend.rebuild_outdated = True
+                report = check(archive, backend, deep=args.deep, repair=True)
+            else:
+                try:
+                    report = check(archive, backend, deep=args.deep, repair=False)
+                except IndexVersionError:
+                    raise CliError(
+                        "the search index was built by an earlier version: run with --repair"
+                    ) from None
     finally:
         archive.close()
     if args.json:

@@ -28,8 +28,7 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
     )
     from archive.export import write_export
     from scraper.sample_portals import SampleWorld
-    from search.index import SearchIndex
-    from search.query import search
+    from search.backend import open_backend
 
     started = time.perf_counter()
     config.ensure()
@@ -80,18 +79,18 @@ def run_demo(config: Config, *, quiet: bool = False) -> int:
 
     archive = Archive(config)
     try:
-        index = SearchIndex(config.index_dir)
+        index = open_backend(config, archive)
         for q in DEMO_QUERIES:
             print(f"== search: {q}")
-            result = search(
-                index, q, per_page=3, text_for=lambda aid: archive.bodies([aid]).get(aid)
+            result = index.search(
+                q, per_page=3, text_for=lambda aid: archive.bodies([aid]).get(aid)
             )
             print_search(result)
         from archive.unit_links import resolve_unit_filter
 
         for name in DEMO_UNITS:
             unit = resolve_unit_filter(archive, name)
-            result = search(index, "", units=unit.keys, per_page=3, sort="newest")
+            result = index.search("", units=unit.keys, per_page=3, sort="newest")
             print(f"== by unit: {name} → {unit.unit.label} ({unit.unit.key})")
             if unit.note:
                 print(f"   {unit.note}")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -383,3 +384,42 @@ class EntryUnitState(Base):
 
     entry_id: Mapped[str] = mapped_column(String(140), primary_key=True)
     state: Mapped[str] = mapped_column(String(40))
+
+
+# A list of strings: an array on PostgreSQL (GIN-indexed, ``&&`` and ``@>``), JSON elsewhere.
+_StringList = JSON().with_variant(postgresql.ARRAY(Text), "postgresql")
+
+
+class SearchEntry(Base):
+    """One entry of the PostgreSQL search backend (search/postgres.py): an article or a
+    document as the search index sees it, with its terms as a ``tsvector`` made in Python by
+    the index's own analyzer (search/analysis.py), so both backends match the same tokens.
+
+    The table exists on SQLite too (one schema for both databases; the migrations are checked
+    against the models there), where it stays empty: the Whoosh backend is SQLite's.
+    ``published`` is the Vietnamese wall-clock time (naive), what filters and sorts read;
+    ``pub`` the value as indexed (ISO date or datetime with offset), given back in hits."""
+
+    __tablename__ = "search_entries"
+
+    id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    type: Mapped[str] = mapped_column(String(10))  # "article" | "document"
+    portal: Mapped[str] = mapped_column(String(100), index=True)
+    topics: Mapped[list[str]] = mapped_column(_StringList)
+    doc_kinds: Mapped[list[str]] = mapped_column(_StringList)  # kind slugs: "ke-hoach"
+    units: Mapped[list[str]] = mapped_column(_StringList)  # unit keys: "009@pre2025"
+    year: Mapped[int | None] = mapped_column(Integer)
+    published: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    pub: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(64))  # what the entry was indexed from
+    title: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    terms: Mapped[str] = mapped_column(Text().with_variant(postgresql.TSVECTOR(), "postgresql"))
+
+    __table_args__ = (
+        Index("ix_search_entries_terms", "terms", postgresql_using="gin"),
+        Index("ix_search_entries_topics", "topics", postgresql_using="gin"),
+        Index("ix_search_entries_doc_kinds", "doc_kinds", postgresql_using="gin"),
+        Index("ix_search_entries_units", "units", postgresql_using="gin"),
+    )

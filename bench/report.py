@@ -27,6 +27,7 @@ SECTIONS = (
     "extraction",
     "search",
     "search_generated",
+    "search_backends",
     "doctext",
     "docmeta",
     "units",

@@ -1,4 +1,4 @@
-"""Keep the Whoosh index in step with the database.
+"""Keep the search index (either backend: search/backend.py) in step with the database.
 
 ``sync_index`` is incremental: it compares each entry's hash in the database (an article's
 current content hash; a processed document's state: processing time, number, publisher)
@@ -20,12 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.config import Config
 from archive.dates import parse_iso
 from archive.store import DOCUMENT_ID_PREFIX, Archive, ArticleRecord, DocumentRecord
 from archive.topics import classify
 from search.index import IndexDoc, IndexVersionError, SearchIndex
+
+if TYPE_CHECKING:
+    from search.postgres import PostgresBackend
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +185,13 @@ def sync_index(
 
 def _sync_index(
     archive: Archive,
-    index: SearchIndex,
+    index: SearchIndex | PostgresBackend,
     *,
     rebuild: bool,
     progress: Callable[[int, int], None] | None,
 ) -> SyncReport:
+    """The sync itself, for any index with ``indexed_hashes``, ``delete`` and ``update``
+    (a Whoosh :class:`SearchIndex`, the PostgreSQL backend); the caller holds its lock."""
     from archive.unit_links import entry_units, link_units
 
     started = time.perf_counter()
@@ -287,6 +293,8 @@ class IndexOnClose:
         return ext
 
     def spider_closed(self, spider) -> None:
+        from search.backend import open_backend
+
         settings = self.crawler.settings
         config = Config.resolve(
             settings.get("PORTAL_ARCHIVE_DATA_DIR"), settings.get("PORTAL_ARCHIVE_DB")
@@ -298,9 +306,8 @@ class IndexOnClose:
 
                 n = process_documents(archive)
                 spider.logger.info("documents processed: %d", n)
-            with indexer_lock(config.index_dir):
-                index, rebuild = open_index(config.index_dir)
-                report = sync_index(archive, index, rebuild=rebuild)
+            with open_backend(config, archive) as backend:
+                report = backend.sync(archive)
             spider.logger.info(
                 "search index updated: %d indexed, %d removed, %d unchanged",
                 report.indexed,

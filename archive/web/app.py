@@ -245,7 +245,8 @@ def create_app(
 ) -> FastAPI:
     """The web application over the archive in ``config``'s data directory; ``operations``
     says how crawls started from the web run (the registry, loopback allowed or not)."""
-    from search.index import IndexVersionError, SearchIndex
+    from search.backend import SearchBackend, open_backend
+    from search.index import IndexVersionError
 
     config.ensure()
     archive = Archive(config)
@@ -253,9 +254,9 @@ def create_app(
     throttle = _LoginThrottle()
     state: dict[str, Any] = {"index": None}
 
-    def index() -> SearchIndex:
+    def index() -> SearchBackend:
         if state["index"] is None:
-            state["index"] = SearchIndex(config.index_dir)
+            state["index"] = open_backend(config, archive)
         return state["index"]
 
     app = FastAPI(
@@ -418,12 +419,9 @@ def create_app(
         }
 
     def run_search(params: SearchParams):
-        from search.query import search
-
         filters = search_filters(params)
         with index_lock:
-            return search(
-                index(),
+            return index().search(
                 params.q,
                 **filters,
                 page=params.page,
@@ -435,11 +433,9 @@ def create_app(
         """The ids of the articles a search finds (for exports and "add all"): the search
         pages' order up to search.query.RANK_IDS_LIMIT matches, else index order; no
         snippets, no facets, no stored fields."""
-        from search.query import search_ids
-
         filters = {**search_filters(params), "type": "article"}
         with index_lock:
-            return search_ids(index(), params.q, **filters, limit=limit)
+            return index().search_ids(params.q, **filters, limit=limit)
 
     # --- errors -----------------------------------------------------------------------------
 

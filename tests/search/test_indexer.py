@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from archive.config import Config
 from archive.schema import ArticleItem
 from archive.store import Archive
@@ -45,8 +47,8 @@ def store(data, first: int, count: int) -> None:
         archive.close()
 
 
-def cli(data, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
+def cli(data, *args: str, env: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "archive.cli", "--data-dir", str(data), *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -62,21 +64,32 @@ def index_ids(data) -> list[str]:
         ix.close()
 
 
-def test_concurrent_syncs_wait_for_each_other_and_index_each_entry_once(tmp_path):
+def postgres_ids(data) -> list[str]:
+    from search.backend import open_backend
+
+    with open_backend(Config.resolve(data), name="postgres") as backend:
+        return list(backend.indexed_states())
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "postgres"])
+def test_concurrent_syncs_wait_for_each_other_and_index_each_entry_once(tmp_path, request, backend):
+    if backend == "postgres":
+        request.getfixturevalue("pg_cluster")  # skipped on SQLite
+    env = {"PORTAL_ARCHIVE_SEARCH": backend}
     data = tmp_path / "data"
     store(data, 0, 1200)  # enough that the three overlap (without the lock two fail)
-    procs = [cli(data, "index") for _ in range(3)]
+    procs = [cli(data, "index", env=env) for _ in range(3)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [e for _o, e in outs]
     assert not any("Traceback" in e for _o, e in outs)
-    ids = index_ids(data)
+    ids = index_ids(data) if backend == "whoosh" else postgres_ids(data)
     assert len(ids) == 1200 and len(set(ids)) == 1200  # every article, once
     # the others found the work done (or waited for it)
     indexed = sorted(int(o.split()[0]) for o, _e in outs)
     assert indexed[-1] == 1200 and sum(indexed) == 1200
     check = subprocess.run(
         [sys.executable, "-m", "archive.cli", "--data-dir", str(data), "check"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env},
     )  # fmt: skip
     assert "search index: in step" in check.stdout
 

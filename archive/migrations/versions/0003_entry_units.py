@@ -1,16 +1,12 @@
-"""Entries linked to administrative units, and Scrapyd job ids of scheduled crawls.
+"""Administrative-unit links of entries, and Scrapyd job ids of schedule fires.
 
-- ``entry_units``: an article or document and a unit it was issued by (as on its date) or
-  names; ``entry_unit_states``: what those links were computed from (archive/unit_links.py).
-- ``schedule_fires.jobs``: slug -> Scrapyd job id, when the scheduler handed the crawl to
-  Scrapyd (archive/scrapyd.py).
-
-An archive made by the code of just before migrations may have these already (they were
-created with the other tables then): what exists is left as it is.
+What main added to the models while migrations were being written on another branch
+(entry_units, entry_unit_states, schedule_fires.jobs). An archive made by main before
+migrations already has them (it is adopted and stamped 0001 first): only what is missing
+is created.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -42,18 +38,15 @@ def upgrade() -> None:
             sa.Column("role", sa.String(length=10), nullable=False),
             sa.PrimaryKeyConstraint("entry_id", "unit_key", "role"),
         )
-    if "entry_units" not in tables or "ix_entry_units_unit_key" not in {
-        i["name"] for i in inspector.get_indexes("entry_units")
-    }:
-        op.create_index("ix_entry_units_unit_key", "entry_units", ["unit_key"], unique=False)
+        op.create_index(op.f("ix_entry_units_unit_key"), "entry_units", ["unit_key"])
     if "jobs" not in {c["name"] for c in inspector.get_columns("schedule_fires")}:
-        with op.batch_alter_table("schedule_fires") as batch_op:
+        with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
             batch_op.add_column(sa.Column("jobs", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("schedule_fires") as batch_op:
+    with op.batch_alter_table("schedule_fires", schema=None) as batch_op:
         batch_op.drop_column("jobs")
-    op.drop_index("ix_entry_units_unit_key", table_name="entry_units")
+    op.drop_index(op.f("ix_entry_units_unit_key"), table_name="entry_units")
     op.drop_table("entry_units")
     op.drop_table("entry_unit_states")
