@@ -49,8 +49,11 @@ $(REPLAYWEB)/sw.js:
 	mkdir -p $(REPLAYWEB)
 	cd $(REPLAYWEB) && npm pack --silent replaywebpage@$(REPLAYWEB_VERSION) >/dev/null && tar xzf replaywebpage-$(REPLAYWEB_VERSION).tgz package/sw.js package/ui.js package/LICENSE && mv package/* . && rmdir package && rm replaywebpage-$(REPLAYWEB_VERSION).tgz
 
-# The whole suite twice: on SQLite, then on a throwaway PostgreSQL server (tests/pg.py).
-test: test-sqlite test-pg
+# The whole suite twice, both passes at once: on SQLite and on a throwaway PostgreSQL server
+# (tests/pg.py). test-sqlite and test-pg run one pass each.
+test: install system-deps $(VENV)-replay/.installed $(REPLAYWEB)/sw.js
+	@bash scripts/system-deps.sh --with-browser --with-redis --with-postgres
+	@PY=$(PY) bash scripts/test-passes.sh
 
 test-sqlite: install system-deps $(VENV)-replay/.installed $(REPLAYWEB)/sw.js
 	@bash scripts/system-deps.sh --with-browser --with-redis
