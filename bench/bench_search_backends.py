@@ -252,7 +252,7 @@ def build(backend: SearchBackend, n: int, work: Path, chunk: int) -> dict[str, A
         say(f"{backend.name}: going on after {state['done']:,} articles")
     for docs in stream(n, skip=state["done"], chunk=chunk):
         t = time.perf_counter()
-        done = backend.update(docs)
+        done = backend.update(docs, bulk=True)  # as `index --rebuild`: no merging
         state["build_s"] += time.perf_counter() - t
         assert done == len(docs), (done, len(docs))
         bodies.add(docs)
@@ -465,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         help="build in DIR and keep it: a build that was stopped goes on, a finished one is "
         "searched again without building",
     )  # fmt: skip
-    ap.add_argument("--chunk", type=int, default=20_000, help="articles per update() (20000)")
+    ap.add_argument(
+        "--chunk", type=int, default=20_000,
+        help="articles per update() and per Whoosh commit (20000)",
+    )  # fmt: skip
     ap.add_argument("--out", type=Path, help="write the markdown section here")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
     ap.add_argument(

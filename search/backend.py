@@ -95,8 +95,14 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def update(
-        self, docs: Iterable[IndexDoc], *, progress: Callable[[int], None] | None = None
-    ) -> int: ...
+        self,
+        docs: Iterable[IndexDoc],
+        *,
+        progress: Callable[[int], None] | None = None,
+        bulk: bool = False,
+    ) -> int:
+        """Add or replace entries by id; ``bulk``: a rebuild (Whoosh: larger commits, no
+        merging)."""
 
     @abstractmethod
     def delete(self, ids: Iterable[str]) -> int: ...
@@ -164,8 +170,8 @@ class WhooshBackend(SearchBackend):
                 on_wait("rebuilding the search index (built by an earlier version)")
             return sync_index(archive, self._index, rebuild=rebuilt, progress=progress)
 
-    def update(self, docs, *, progress=None) -> int:  # noqa: ANN001
-        return self.index.update(docs, progress=progress)
+    def update(self, docs, *, progress=None, bulk=False) -> int:  # noqa: ANN001
+        return self.index.update(docs, progress=progress, bulk=bulk)
 
     def delete(self, ids) -> int:  # noqa: ANN001
         return self.index.delete(ids)

@@ -53,6 +53,14 @@ MP_MIN_DOCS = 60  # measured crossover: 30 docs 154 vs 143/s, 60 docs 178 vs 190
 DEFAULT_PROCS = max(1, min(2, os.cpu_count() or 1))  # 3 was no better than 2 on 2 cores
 DEFAULT_LIMITMB = 768  # per process; 10k articles: 256 -> 185/s, 768 -> 375/s (worker RSS ~610 MB)
 DEFAULT_BATCH_SIZE = 20_000
+#: A bulk load (``update(bulk=True)``: a rebuild) commits this many documents at a time and
+#: merges nothing: its segments (``BULK_BATCH_SIZE / procs`` documents) are then too big for
+#: :func:`merge_tiered` to merge ten of them, so later commits do not merge them either.
+BULK_BATCH_SIZE = 50_000
+#: Merging (see :func:`merge_tiered`): this many segments of one size tier are merged into
+#: one, but never into a segment of more than ``MAX_MERGED_DOCS`` documents.
+MERGE_FACTOR = 10
+MAX_MERGED_DOCS = 100_000
 #: Bumped when fields change; an index of another version is rebuilt (it is derived data).
 #: 2: documents (attachments) beside articles, document kinds; 3: positions stored as raw
 #: 32-bit arrays (search.analysis.VietnamesePositions), for fast phrase checks.
@@ -298,11 +306,48 @@ def _chunks(items: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
         yield chunk
 
 
+def merge_tiered(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: segments in tiers by size (``floor(log10(documents))``, as
+    Lucene's LogMergePolicy); when a tier holds :data:`MERGE_FACTOR` segments, the smallest
+    of them are merged into one, unless that one would exceed :data:`MAX_MERGED_DOCS`.
+
+    Why not Whoosh's default (``MERGE_SMALL``): its merge point grows with the Fibonacci
+    numbers, so an index built in equal commits is merged whole again and again; at 240,000
+    generated articles one commit merged all 24 segments in the committing process, which
+    had written 12 GB of sort runs and not finished after 13 minutes (bench/
+    bench_search_backends.py, 2026-12-06). Here a document is merged about once per tier,
+    and segments of the cap are left alone.
+    """
+    from whoosh.reading import SegmentReader
+
+    tiers: dict[int, list[Any]] = {}
+    for seg in segments:
+        tiers.setdefault(len(str(max(seg.doc_count_all(), 1))), []).append(seg)
+    merging: list[Any] = []
+    for _tier, segs in sorted(tiers.items()):
+        if len(segs) < MERGE_FACTOR:
+            continue
+        segs.sort(key=lambda seg: seg.doc_count_all())
+        group = segs[:MERGE_FACTOR]
+        if sum(seg.doc_count_all() for seg in group) <= MAX_MERGED_DOCS:
+            merging = group
+            break  # one merge a commit: the smallest tier that is due
+    if not merging:
+        return segments
+    for seg in merging:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    merged = {id(seg) for seg in merging}
+    return [seg for seg in segments if id(seg) not in merged]
+
+
 class SearchIndex:
     """A Whoosh index directory; created with the schema when missing.
 
     ``procs``, ``limitmb`` and ``batch_size`` tune bulk writes (see module doc); the defaults
-    are the measured best on 2 cores.
+    are the measured best on 2 cores. Commits merge segments by :func:`merge_tiered`
+    (``merge=False``: never).
     """
 
     def __init__(
@@ -314,6 +359,7 @@ class SearchIndex:
         batch_size: int = DEFAULT_BATCH_SIZE,
         multisegment: bool = True,
         recreate: bool = False,
+        merge: bool = True,
     ) -> None:
         self.path = Path(path)
         if recreate and self.path.exists():
@@ -339,6 +385,7 @@ class SearchIndex:
         self.limitmb = limitmb
         self.batch_size = batch_size
         self.multisegment = multisegment
+        self.merge = merge
         self._searcher: Searcher | None = None
 
     # --- reading ---------------------------------------------------------------------------
@@ -392,16 +439,22 @@ class SearchIndex:
         return self.ix.writer(limitmb=self.limitmb)
 
     def update(
-        self, docs: Iterable[IndexDoc], *, progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[IndexDoc],
+        *,
+        progress: Callable[[int], None] | None = None,
+        bulk: bool = False,
     ) -> int:
         """Add or replace documents by id; returns how many were written.
 
         A document repeated in ``docs`` is written once (the last one wins). ``progress``
-        is called with the running count after each committed batch.
+        is called with the running count after each committed batch. ``bulk`` (a rebuild):
+        batches of at least :data:`BULK_BATCH_SIZE`, and no merging.
         """
         live = self._live_ids()
         done = 0
-        for chunk in _chunks(docs, self.batch_size):
+        size = max(self.batch_size, BULK_BATCH_SIZE) if bulk else self.batch_size
+        for chunk in _chunks(docs, size):
             by_id = {d.id: d for d in chunk}  # last wins; a writer cannot delete its own adds
             writer = self._writer(len(by_id))
             try:
@@ -415,7 +468,10 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            if self.merge and not bulk:
+                writer.commit(mergetype=merge_tiered)
+            else:
+                writer.commit(merge=False)
             live.update(by_id)
             done += len(by_id)
             if progress is not None:
@@ -435,7 +491,7 @@ class SearchIndex:
             writer.cancel()
             raise
         if count:
-            writer.commit()
+            writer.commit(mergetype=merge_tiered)
         else:
             writer.cancel()
         return count

@@ -221,10 +221,15 @@ class PostgresBackend(SearchBackend):
     # --- writing ---------------------------------------------------------------------------
 
     def update(
-        self, docs: Iterable[IndexDoc], *, progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[IndexDoc],
+        *,
+        progress: Callable[[int], None] | None = None,
+        bulk: bool = False,
     ) -> int:
         """Add or replace entries by id (the last of one id wins); one transaction per
-        batch of :data:`BATCH`, ``progress`` told the running count after each."""
+        batch of :data:`BATCH`, ``progress`` told the running count after each. ``bulk``
+        changes nothing here (GIN's pending list takes the rows either way)."""
         done = 0
         for chunk in _chunks(docs, BATCH):
             rows = list({d.id: _row(d) for d in chunk}.values())

@@ -236,7 +236,7 @@ def _sync_index(
             if progress:
                 progress(n, total)
 
-        index.update(docs, progress=tick)
+        index.update(docs, progress=tick, bulk=rebuild or not in_index)
     return SyncReport(
         indexed=total,
         deleted=deleted,

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from archive.config import Config
 from archive.models import Article, ArticleVersion, Portal, RawResponse
 from archive.store import Archive
+from scraper.distributed import SharedRun
 from scraper.sample_portals import PORTALS
 from tests.conftest import ROOT, run_cli
 
@@ -226,8 +227,8 @@ def test_a_stopped_run_stops_every_worker_and_the_next_one_resumes(redis_url, tm
         registry = tmp_path / "portals"
         world.write_registry(registry)
         data = tmp_path / "data"
-        # Slowed down (10 requests/s a worker) so that the stop lands mid-crawl.
-        slow = ["-s", "DOWNLOAD_DELAY=0.1", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
+        # Slowed down (5 requests/s a worker) so that the stop lands mid-crawl.
+        slow = ["-s", "DOWNLOAD_DELAY=0.2", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
         env = {**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"}
         coordinator = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "--data-dir", str(data), "crawl", slug,
@@ -243,9 +244,18 @@ def test_a_stopped_run_stops_every_worker_and_the_next_one_resumes(redis_url, tm
                  key, "--redis", redis_url],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
+            # Both workers in (a loaded machine starts the joined one late), then some pages.
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
             deadline = time.monotonic() + 60
-            while len(world.requests) < 60 and time.monotonic() < deadline:
+            while time.monotonic() < deadline and (
+                sum(1 for w in client.hkeys(SharedRun(client, key).workers_key)
+                    if w != b"coordinator") < 2
+                or len(world.requests) < 60
+            ):  # fmt: skip
                 time.sleep(0.05)
+            client.close()
             coordinator.send_signal(signal.SIGTERM)
             out, err = coordinator.communicate(timeout=120)
             assert joined.wait(timeout=60) != 0  # stopped, not finished

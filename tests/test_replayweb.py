@@ -80,7 +80,7 @@ def test_replayweb_page_replays_an_article_from_the_wacz(site):
             page = browser.new_page()
             page.goto(f"{site['base']}/index.html")
             replayed = None
-            for _ in range(90):  # the service worker loads the WACZ, then the page renders
+            for _ in range(180):  # the service worker loads the WACZ, then the page renders
                 for frame in page.frames:
                     if "/replay/w/" in frame.url and "mp_/" in frame.url:
                         try:

