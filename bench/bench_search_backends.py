@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -175,6 +176,12 @@ def start_server(root: Path) -> Any:
             self.log = root / "server.log"
 
         def start(self) -> BenchCluster:
+            if (self.data / "postmaster.pid").exists():  # left running by a killed run
+                subprocess.run(
+                    [*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.data),
+                     "-m", "fast", "-w", "stop"],
+                    capture_output=True, timeout=120,
+                )  # fmt: skip
             if not (self.data / "PG_VERSION").exists():
                 self._run(
                     str(self.bin / "initdb"), "-D", str(self.data), "-U", pg.USER,
@@ -478,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.articles < 1 or args.runs < 1 or args.chunk < 1:
         ap.error("--articles, --runs and --chunk must be positive")
+    # SIGTERM (a stopped session, `kill`) unwinds like Ctrl-C: the server is stopped, the
+    # build's state is kept for the next run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
     command = "python bench/bench_search_backends.py" + "".join(f" {a}" for a in argv)
     try:
