@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite twice at once: on SQLite and on a throwaway PostgreSQL (tests/pg.py).
 # Many tests wait on servers, crawl delays and the browser, so the two passes share two
-# cores well (each alone: ~10 min; both at once: see docs/development.md). Each pass writes
+# cores well (each alone: ~10 min; both at once: docs/database.md). Each pass writes
 # its own log under .test-logs/; a line of progress every 30 s, then both logs in full.
 # Exit status: non-zero if either pass failed.
 #

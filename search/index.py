@@ -346,8 +346,7 @@ class SearchIndex:
     """A Whoosh index directory; created with the schema when missing.
 
     ``procs``, ``limitmb`` and ``batch_size`` tune bulk writes (see module doc); the defaults
-    are the measured best on 2 cores. Commits merge segments by :func:`merge_tiered`
-    (``merge=False``: never).
+    are the measured best on 2 cores. Commits merge segments by :func:`merge_tiered`.
     """
 
     def __init__(
@@ -359,7 +358,6 @@ class SearchIndex:
         batch_size: int = DEFAULT_BATCH_SIZE,
         multisegment: bool = True,
         recreate: bool = False,
-        merge: bool = True,
     ) -> None:
         self.path = Path(path)
         if recreate and self.path.exists():
@@ -385,7 +383,6 @@ class SearchIndex:
         self.limitmb = limitmb
         self.batch_size = batch_size
         self.multisegment = multisegment
-        self.merge = merge
         self._searcher: Searcher | None = None
 
     # --- reading ---------------------------------------------------------------------------
@@ -468,10 +465,10 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            if self.merge and not bulk:
-                writer.commit(mergetype=merge_tiered)
-            else:
+            if bulk:
                 writer.commit(merge=False)
+            else:
+                writer.commit(mergetype=merge_tiered)
             live.update(by_id)
             done += len(by_id)
             if progress is not None:
