@@ -136,13 +136,15 @@ def cmd_import_warc(args: argparse.Namespace, config: Config) -> int:
         for reason, n in sorted(report.skipped.items(), key=lambda kv: -kv[1]):
             if n:
                 print(f"  skipped {n:>6}  {reason}")
+        for path, why in report.damaged.items():
+            print(f"  {path}: {why}", file=sys.stderr)
         if report.runs:
             print()
             print_runs([runs[i] for i in report.runs.values() if i in runs])
     if (report.pages or report.attachments) and not args.no_index:
         process_new_documents(config, show_progress=not args.json)
         update_index(config, show_progress=not args.json)
-    return 0
+    return 1 if report.damaged else 0
 
 
 def main(argv: list[str] | None = None) -> int:

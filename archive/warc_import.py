@@ -22,10 +22,13 @@ by the next one (the article is found unchanged).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import tempfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,10 +112,13 @@ class ImportReport:
     attachments: int = 0
     runs: dict[str, int] = field(default_factory=dict)  # slug → run id
     counts: dict[str, Counter] = field(default_factory=dict)  # slug → new/updated/…
+    #: Files not read to their end: path → why (their records before the damage are imported).
+    damaged: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "files": self.files,
+            "damaged": self.damaged,
             "records": self.records,
             "pages": self.pages,
             "attachments": self.attachments,
@@ -143,41 +149,74 @@ def _status(http) -> int:
 
 def scan(path: Path, fid: str, report: ImportReport) -> list[Capture]:
     """Every response and revisit record of http(s) URLs in one file, headers only; the
-    other records are counted as skipped."""
+    other records are counted as skipped. A file that is not WARC or ARC, or is damaged
+    part-way, is noted in ``report.damaged`` with the records read before the damage kept."""
     from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
 
-    out = []
-    with path.open("rb") as fh:
-        records = ArchiveIterator(fh, arc2warc=True)
-        for record in records:
-            report.records += 1
-            if record.rec_type not in ("response", "revisit"):
-                report.skipped[f"{record.rec_type} record"] += 1
-                continue
-            headers = record.rec_headers
-            url = headers.get_header("WARC-Target-URI") or ""
-            if urlsplit(url).scheme not in ("http", "https") or record.http_headers is None:
-                report.skipped["not http (dns:, …)"] += 1
-                continue
-            refers_date = headers.get_header("WARC-Refers-To-Date")
-            out.append(
-                Capture(
-                    path=path,
-                    file_id=fid,
-                    offset=records.get_record_offset(),
-                    length=records.get_record_length(),
-                    rec_type=record.rec_type,
-                    url=url,
-                    date=parse_warc_date(headers.get_header("WARC-Date")),
-                    status=_status(record.http_headers),
-                    mime=_mime(record.http_headers.get_header("Content-Type")),
-                    digest=headers.get_header("WARC-Payload-Digest"),
-                    profile=headers.get_header("WARC-Profile") or "",
-                    refers_uri=headers.get_header("WARC-Refers-To-Target-URI"),
-                    refers_date=parse_warc_date(refers_date) if refers_date else None,
-                )
-            )
+    out: list[Capture] = []
+    read = 0
+    why = None
+    # warcio writes a gzip member it cannot inflate to stderr and goes on with the raw bytes
+    # (as one record running to the end of the file): caught here, and the block lengths
+    # checked, so a damaged file is said to be damaged rather than silently cut short.
+    warcio_said = io.StringIO()
+    try:
+        with path.open("rb") as fh, contextlib.redirect_stderr(warcio_said):
+            records = ArchiveIterator(fh, arc2warc=True)
+            for record in records:
+                stream = record.raw_stream  # a LimitReader over the rest of the block
+                while stream.read(1 << 16):
+                    pass
+                missing = getattr(stream, "limit", 0)
+                if missing > 0 or warcio_said.tell():
+                    said = warcio_said.getvalue().strip().splitlines()
+                    why = said[0] if said else f"its last {missing:,} bytes are missing"
+                    break
+                read += 1
+                capture = _capture(path, fid, records, record, report)
+                if capture is not None:
+                    out.append(capture)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if why is not None:
+        report.damaged[str(path)] = (
+            f"not a WARC or ARC file ({why[:200]})"
+            if read == 0
+            else f"damaged at record {read + 1:,}; the {read:,} before it are read ({why[:200]})"
+        )
+        logger.info("%s: %s", path, report.damaged[str(path)])
+    report.records += read
     return out
+
+
+def _capture(path: Path, fid: str, records, record, report: ImportReport) -> Capture | None:  # noqa: ANN001
+    """The capture one record gives (None for a record that is not an http(s) response or
+    revisit, counted as skipped)."""
+    if record.rec_type not in ("response", "revisit"):
+        report.skipped[f"{record.rec_type} record"] += 1
+        return None
+    headers = record.rec_headers
+    url = headers.get_header("WARC-Target-URI") or ""
+    if urlsplit(url).scheme not in ("http", "https") or record.http_headers is None:
+        report.skipped["not http (dns:, …)"] += 1
+        return None
+    refers_date = headers.get_header("WARC-Refers-To-Date")
+    return Capture(
+        path=path,
+        file_id=fid,
+        offset=records.get_record_offset(),
+        length=records.get_record_length(),
+        rec_type=record.rec_type,
+        url=url,
+        date=parse_warc_date(headers.get_header("WARC-Date")),
+        status=_status(record.http_headers),
+        mime=_mime(record.http_headers.get_header("Content-Type")),
+        digest=headers.get_header("WARC-Payload-Digest"),
+        profile=headers.get_header("WARC-Profile") or "",
+        refers_uri=headers.get_header("WARC-Refers-To-Target-URI"),
+        refers_date=parse_warc_date(refers_date) if refers_date else None,
+    )
 
 
 def _resolve_revisits(captures: list[Capture], report: ImportReport) -> list[Capture]:

@@ -248,16 +248,25 @@ def build(backend: SearchBackend, n: int, work: Path, chunk: int) -> dict[str, A
         kept = json.loads(state_file.read_text())
         if kept.get("articles") == n and kept["done"] <= n:
             state = kept
-            if backend.doc_count() != state["done"]:
-                raise RuntimeError(
-                    f"{work}: {backend.name} holds {backend.doc_count():,} articles, its state "
-                    f"says {state['done']:,}; remove the directory to start again"
-                )
+    # A build killed inside update() may have committed part of its next list (PostgreSQL
+    # commits every BATCH rows): those rows are deleted, untimed, before the list is redone.
+    partial = backend.doc_count() - state["done"]
+    if not 0 <= partial <= chunk:
+        raise RuntimeError(
+            f"{work}: {backend.name} holds {backend.doc_count():,} articles, its state "
+            f"says {state['done']:,}; remove the directory to start again"
+        )
     bodies = Bodies(work / f"{backend.name}-bodies.sqlite")
     began, started_at = time.perf_counter(), state["done"]
     if state["done"]:
         say(f"{backend.name}: going on after {state['done']:,} articles")
     for docs in stream(n, skip=state["done"], chunk=chunk):
+        if partial:
+            say(f"{backend.name}: removing {partial:,} articles of a list cut short")
+            backend.delete([d.id for d in docs])
+            if backend.doc_count() != state["done"]:
+                raise RuntimeError(f"{work}: {backend.name} holds articles of later lists")
+            partial = 0
         t = time.perf_counter()
         done = backend.update(docs, bulk=True)  # as `index --rebuild`: no merging
         state["build_s"] += time.perf_counter() - t

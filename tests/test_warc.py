@@ -831,3 +831,43 @@ def test_import_of_foreign_files_skips_the_noise(crawled, tmp_path):
         archive.close()
     assert urls == sorted([article, arc_article])
     assert runs[0]["trigger"] == "import" and runs[0]["portal"] == slug
+
+
+def test_import_of_damaged_files_reads_what_it_can(crawled, tmp_path):
+    """A file that is not WARC, and one cut in the middle of a record: no traceback, a line
+    for each, exit 1, and the records before the cut imported."""
+    whole = max(warc_files(crawled["data"]), key=lambda f: f.stat().st_size)
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    garbage = tmp_path / "notes.warc"
+    garbage.write_text("not an archive\n")
+    data = tmp_path / "data"
+    proc = subprocess.run(
+        [sys.executable, "-m", "archive.warc_cli", "--data-dir", str(data), "import-warc"]
+        + [str(garbage), str(cut), "--portals", str(crawled["registry"]), "--json"]
+        + ["--no-index"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"},
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["damaged"][str(garbage)].startswith("not a WARC or ARC file")
+    assert report["damaged"][str(cut)].startswith("damaged at record ")
+    assert report["pages"] > 0
+    # What was read of the cut file is what the whole file holds up to the cut.
+    whole_report = json.loads(
+        import_warc(
+            tmp_path / "whole",
+            str(whole),
+            "--portals",
+            str(crawled["registry"]),
+            "--json",
+            "--no-index",
+        ).stdout
+    )
+    assert 0 < report["records"] < whole_report["records"]
+    assert not whole_report["damaged"]
