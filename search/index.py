@@ -33,6 +33,7 @@ from whoosh.searching import Searcher
 from whoosh.writing import PostingPool
 
 from archive.docrefs import kind_slug
+from search import blocks
 from search.analysis import VietnameseAnalyzer, VietnamesePositions
 
 __all__ = [
@@ -126,24 +127,34 @@ def field_lengths(reader: Any, fieldname: str) -> bytes | None:
     return _lengths(perdoc, fieldname) or bytes(perdoc._doccount)  # no column: no lengths
 
 
-# A posting block is a pickle of (ids, weights, values). Whoosh writes it with protocol 2,
-# in which every ``bytes`` value (a posting's encoded positions) is rebuilt on reading by a
-# call to ``_codecs.encode``: unpickling a block of 128 postings took ~160 µs, most of a
-# phrase query's time at 100,000 articles. Protocol 4 pickles bytes natively (the same block:
-# ~25 µs, a third smaller on disk); Whoosh reads either, so indexes written before still work.
+# Whoosh writes a posting block as a pickle of (ids, weights, values), protocol 2. Blocks are
+# written here as raw arrays with the values pickled (search/blocks.py: numpy reads the ids
+# and weights without building an object per posting). The values' pickle is protocol 4, in
+# which ``bytes`` (a posting's encoded positions) are native: protocol 2 rebuilds each by a
+# call to ``_codecs.encode`` (a block of 128 postings: ~160 µs against ~25 µs). Blocks of
+# both older layouts (pickles of protocol 2 or 4) are still read, so indexes written before
+# work, and their segments are rewritten in this layout when they are merged.
 _BLOCK_PROTOCOL = 4
+#: False writes blocks as Whoosh does (a pickle of protocol _BLOCK_PROTOCOL): the tests use it
+#: to check that indexes written before the raw layout are still read and merged.
+_RAW_BLOCKS = True
 
 
 def _write_block(self: Any, last: bool = False) -> None:
-    """``W3PostingsWriter._write_block`` of whoosh-reloaded 2.7.5, pickle protocol 4."""
+    """``W3PostingsWriter._write_block`` of whoosh-reloaded 2.7.5, writing the raw layout
+    of :mod:`search.blocks` (a pickle of protocol 4 for the byte ids of term vectors)."""
     if not self._blockcount:
         self._postfile.write(whoosh3.WHOOSH3_HEADER_MAGIC)
     self._terminfo.add_block(self)
-    data = (self._mini_ids(), self._mini_weights(), self._mini_values())
-    databytes = pickle.dumps(data, _BLOCK_PROTOCOL)
     comp = self._compression
-    if comp:
-        databytes = zlib.compress(databytes, comp)
+    if self._byteids or not _RAW_BLOCKS:
+        data = (self._mini_ids(), self._mini_weights(), self._mini_values())
+        databytes = pickle.dumps(data, _BLOCK_PROTOCOL)
+        if comp:
+            databytes = zlib.compress(databytes, comp)
+    else:  # compressed or not, the block starts with blocks.MAGIC: the values are compressed
+        deltas = list(whoosh3.delta_encode(self._ids))
+        databytes = blocks.encode(deltas, self._weights, self._mini_values(), comp)
     ids = self._ids
     infobytes = pickle.dumps(
         (
@@ -173,8 +184,21 @@ def _write_block(self: Any, last: bool = False) -> None:
 # with positions): 128: 353 / 572; 512: 238 / 451; 1024: 196 / 393 (and 9% less disk).
 BLOCK_POSTINGS = 1024
 
+
+def _read_data(self: Any) -> None:
+    """``W3LeafMatcher._read_data`` reading raw blocks (search/blocks.py) and pickles."""
+    b = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
+    if blocks.is_raw(b):
+        self._data = blocks.whoosh_data(b)
+        return
+    if self._compression:
+        b = zlib.decompress(b)
+    self._data = pickle.loads(b)
+
+
 _PATCHED = whoosh.__version__ == (2, 7, 5)
 if _PATCHED:
+    whoosh3.W3LeafMatcher._read_data = _read_data
     whoosh3.W3PerDocReader.doc_field_length = _cached_doc_field_length
     whoosh3.W3PostingsWriter._write_block = _write_block
     # (blocklimit, compression, inlinelimit): the codec of every writer and segment merge

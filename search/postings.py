@@ -1,25 +1,21 @@
-"""Whole posting lists read in bulk from Whoosh segments, and phrase checks on them.
+"""Whole posting lists read in bulk from Whoosh segments as numpy arrays, and phrase checks
+on them.
 
 Why not Whoosh's matchers: they advance one posting at a time through several Python layers
 (an ``And`` of terms, an ``AndMaybe`` for the ranking clauses, a phrase wrapper), about 3 µs
 per posting and matcher; at 100,000 articles a seven-word query took 7.8 s, a phrase 3–4 s
 (bench/bench_web.py, docs/benchmarks.md). Reading a term's whole posting list block by block
-and working on Python sets and lists is one C-level pass per block instead.
+into arrays is one C-level pass per block instead.
 
-Whoosh 2.7.5's posting block (``whoosh.codec.whoosh3``) is a zlib-compressed pickle of
-``(ids, weights, values)``: delta-encoded document numbers, term frequencies (``None`` when
-all are 1) and, for fields with positions, each posting's encoded positions. Two costs
-dominate reading it, and both are avoided here:
+Blocks written by :mod:`search.index` are in the raw layout of :mod:`search.blocks`: the ids
+and weights are read by ``np.frombuffer`` from the head of the decompressed block, and only
+the values (a posting's encoded positions) are unpickled, for the words of a phrase.
 
-* the values are most of a block's bytes, and a query needs them only for the words of a
-  phrase: :func:`read` decompresses and unpickles only the ids and weights at the head of the
-  block unless ``values=True`` (measured on the 100,000-article index: 20–40 ms per posting
-  list of 100,000 documents against ~145 ms for whole blocks);
-* Whoosh pickles blocks with protocol 2, in which every ``bytes`` value is rebuilt by a call
-  to ``_codecs.encode`` (~1.2 µs per posting); :mod:`search.index` makes the writer use
-  protocol 4 (native bytes: ~0.1 µs per posting). Blocks of either protocol are read.
-
-Each block also costs a fixed ~30 µs (its header, a zlib object, a loads() call), so
+Blocks of indexes written before are Whoosh's zlib-compressed pickles of ``(ids, weights,
+values)`` (protocol 2, or 4 as search.index wrote them): :func:`read` decompresses and
+unpickles only the ids and weights at the head of such a block unless ``values=True``
+(:func:`_head`; 20–40 ms per posting list of 100,000 documents against ~145 ms for whole
+blocks). Each block also costs a fixed ~30 µs (its header, a zlib object), so
 :mod:`search.index` writes 1,024 postings per block instead of Whoosh's 128.
 
 Anything unexpected (another Whoosh version, another codec, an inlined posting list, a block
@@ -30,16 +26,15 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
-from itertools import accumulate, chain, compress, repeat
-from operator import add, floordiv, mul, rshift, sub
+from itertools import compress
 from pickle import loads
 from typing import Any, NamedTuple
 
+import numpy as np
 import whoosh
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from search.analysis import decode_positions
+from search import blocks
 
 __all__ = ["Postings", "phrase_docs", "read"]
 
@@ -56,14 +51,15 @@ _MEMO = {0x71: 2, 0x72: 5, 0x94: 1}  # BINPUT, LONG_BINPUT, MEMOIZE
 
 class Postings(NamedTuple):
     """One term's postings in one segment: local document numbers (ascending, deleted
-    documents left out), term weights, and the encoded positions when asked for."""
+    documents left out, int64), term weights (float64), and the encoded positions when asked
+    for."""
 
-    ids: list[int]
-    weights: list[float]
+    ids: np.ndarray
+    weights: np.ndarray
     values: list[bytes] | None = None
 
 
-EMPTY = Postings([], [], [])
+EMPTY = Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), [])
 
 
 def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Postings:
@@ -77,14 +73,15 @@ def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Pos
         out = _read_blocks(m, values)
     else:
         out = _read_matcher(m, values)
-    deleted = reader.deleted_docs_set if reader.has_deletions() else None
-    if deleted:
-        keep = [i for i, d in enumerate(out.ids) if d not in deleted]
-        out = Postings(
-            [out.ids[i] for i in keep],
-            [out.weights[i] for i in keep],
-            None if out.values is None else [out.values[i] for i in keep],
-        )
+    if reader.has_deletions():
+        deleted = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
+        keep = ~np.isin(out.ids, deleted)
+        if not keep.all():
+            out = Postings(
+                out.ids[keep],
+                out.weights[keep],
+                None if out.values is None else list(compress(out.values, keep.tolist())),
+            )
     return out
 
 
@@ -99,35 +96,39 @@ def _read_matcher(m: Any, values: bool) -> Postings:
         if vals is not None:
             vals.append(m.value())
         m.next()
-    return Postings(ids, weights, vals)
+    return Postings(np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), vals)
 
 
 def _read_blocks(m: W3LeafMatcher, values: bool) -> Postings:
-    ids: list[int] = []
-    weights: list[float] = []
+    deltas: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     vals: list[bytes] | None = [] if values else None
     get = m._postfile.get
     while True:
         n = m._blocklength
         data = get(m._dataoffset, m._nextoffset - m._dataoffset)
-        head = None if values or n <= 3 else _head(data, m._compression, n)
-        if head is None:
-            if m._compression:
-                data = zlib.decompress(data)
-            block_ids, block_weights, block_values = loads(data)
+        if blocks.is_raw(data):
+            block_ids, block_weights = blocks.read_head(data)
             if vals is not None:
-                vals.extend(block_values)
+                vals.extend(blocks.values(data))
+        else:  # a block of an index written before: a (compressed) pickle
+            head = None if values or n <= 3 else _head(data, m._compression, n)
+            if head is None:
+                if m._compression:
+                    data = zlib.decompress(data)
+                block_ids, block_weights, block_values = loads(data)
+                if vals is not None:
+                    vals.extend(block_values)
+            else:
+                block_ids, block_weights = head
+            block_ids = np.asarray(block_ids, dtype=np.int64)
+        deltas.append(np.cumsum(block_ids, dtype=np.int64))  # delta-encoded from 0 per block
+        if block_weights is None or isinstance(block_weights, float):
+            weights.append(np.full(n, 1.0 if block_weights is None else block_weights))
         else:
-            block_ids, block_weights = head
-        ids.extend(accumulate(block_ids))  # delta-encoded within the block, from 0
-        if block_weights is None:
-            weights.extend([1.0] * n)
-        elif isinstance(block_weights, float):
-            weights.extend([block_weights] * n)
-        else:
-            weights.extend(block_weights)
+            weights.append(np.asarray(block_weights, dtype=np.float64))
         if m._lastblock:
-            return Postings(ids, weights, vals)
+            return Postings(np.concatenate(deltas), np.concatenate(weights), vals)
         m._goto(m._nextoffset)
 
 
@@ -169,48 +170,56 @@ def _head(data: bytes, compression: int, n: int) -> tuple[tuple, Any] | None:
 
 # --- phrases ------------------------------------------------------------------------------------
 #
-# A phrase match is a set intersection of integer keys ``doc * _STRIDE + start`` (start: where
-# the phrase would begin, the word's position minus its place in the phrase). The keys of one
-# word are made with C-level iterators only: the stored values (raw 32-bit positions, see
-# search.analysis) of every document still in the running are joined and decoded as ONE list,
-# and each document's base key is repeated once per position. ~0.1 µs per position, against
-# ~2.5 µs per document and word for a loads(), a running sum and a Python loop each.
+# A phrase match is an intersection of integer keys ``doc * _STRIDE + start`` (start: where the
+# phrase would begin, the word's position minus its place in the phrase). One word's keys are
+# made by numpy from the stored values (raw 32-bit positions, see search.analysis) of every
+# document still in the running, joined into one buffer: ascending documents with ascending
+# positions give keys already sorted, so each intersection is a binary search of one sorted
+# array in another.
 
 _STRIDE = 1 << 32  # more positions than any document has
 
 
-def phrase_docs(words: list[Postings], candidates: set[int]) -> set[int]:
-    """The documents among ``candidates`` where the words occur adjacent and in order.
+def phrase_docs(words: list[Postings], candidates: np.ndarray) -> np.ndarray:
+    """The documents among ``candidates`` (sorted local docnums) where the words occur
+    adjacent and in order, sorted.
 
     Every posting list must have been read with ``values=True``. The word with the fewest
     positions goes first; each later one is decoded only for the documents still in the
-    running. (Choosing the first pair by how often it is adjacent in a sample of the
-    candidates saved nothing measurable on the 100,000-article bench: the first two words
-    are decoded for every candidate either way.)
+    running.
     """
-    alive = candidates
-    starts: set[int] | None = None
-    for i in sorted(range(len(words)), key=lambda i: sum(words[i].weights)):
+    alive = np.asarray(candidates, dtype=np.int64)
+    starts: np.ndarray | None = None
+    for i in sorted(range(len(words)), key=lambda i: float(words[i].weights.sum())):
         keys = _keys(words[i], i, alive)
-        starts = set(keys) if starts is None else starts.intersection(keys)
-        if not starts:
-            return set()
+        if starts is None:
+            starts = keys
+        elif len(keys):
+            at = np.minimum(np.searchsorted(keys, starts), len(keys) - 1)
+            starts = starts[keys[at] == starts]
+        else:
+            starts = keys
+        if not len(starts):
+            return np.zeros(0, dtype=np.int64)
         # A start below 0 (word i at a position < i) lands at the top of the previous
         # document's key range, beyond any position it has: it never meets a start of
         # another word, and the first word's starts are never below 0.
-        alive = set(map(floordiv, starts, repeat(_STRIDE)))
+        docs = starts >> 32  # sorted: unique by comparing neighbours
+        alive = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
     return alive
 
 
-def _keys(p: Postings, i: int, docs: set[int]) -> Iterator[int]:
-    """``doc * _STRIDE + position - i`` for every position of the word in ``docs``."""
+def _keys(p: Postings, i: int, docs: np.ndarray) -> np.ndarray:
+    """``doc * _STRIDE + position - i`` for every position of the word in ``docs``,
+    ascending."""
     assert p.values is not None
-    keep = list(map(docs.__contains__, p.ids))
-    values = list(compress(p.values, keep))
-    bases = map(sub, map(mul, compress(p.ids, keep), repeat(_STRIDE)), repeat(i))
-    counts = map(rshift, map(len, values), repeat(2))
-    return map(
-        add,
-        decode_positions(b"".join(values)),
-        chain.from_iterable(map(repeat, bases, counts)),
-    )
+    if not len(docs) or not len(p.ids):
+        return np.zeros(0, dtype=np.int64)
+    at = np.minimum(np.searchsorted(docs, p.ids), len(docs) - 1)
+    keep = docs[at] == p.ids
+    values = list(compress(p.values, keep.tolist()))
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) >> 2
+    positions = np.frombuffer(b"".join(values), dtype="<u4").astype(np.int64)
+    return positions + np.repeat(p.ids[keep] * _STRIDE - i, counts)

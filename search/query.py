@@ -11,31 +11,30 @@ Query language (parsed here, not by Whoosh's QueryParser):
 * ``-word`` or ``-"a phrase"`` excludes (an accented excluded word excludes that spelling only);
 * an empty query (or only exclusions) lists everything that passes the filters.
 
-How a query runs (see docs/benchmarks.md, "Web application", for the measurements): the
-query becomes :class:`Clause` s; each segment's posting lists are read whole
-(:mod:`search.postings`), the match set is a Python set intersection (phrases checked on the
-positions of the documents left), and the BM25F scores are summed term by term over the
-postings — the same formula, parameters and statistics as Whoosh's ``BM25F``, so a page ranks
-as :func:`build_query` run by Whoosh would (tests/search check it). Words in few matches
-(title words) are scored first; the words in every match are then scored only for the
-matches that could still make the page (:meth:`_Segment.best`). Filters, date sorting and
-facet counts read column values cached once per searcher; totals and facets count every
-match exactly. Only the hits of the page get stored fields and a snippet.
+How a query runs (see docs/benchmarks.md, "Web application" and "Search backends", for the
+measurements): the query becomes :class:`Clause` s; each segment's posting lists are read
+whole as numpy arrays (:mod:`search.postings`, from the raw blocks of :mod:`search.blocks`),
+the match set is an intersection of sorted document numbers through boolean arrays of the
+segment's documents (phrases checked on the positions of the documents left), and the BM25F
+scores are summed term by term into a dense array of the segment's documents — the same
+formula, parameters and statistics as Whoosh's ``BM25F``, operation for operation, so a page
+ranks as :func:`build_query` run by Whoosh would (tests/search check it). Filters are boolean
+arrays, facet counts a ``bincount`` of integer-coded column values, date sorting a rank array:
+all computed once per searcher. Totals and facets count every match exactly. Only the hits of
+the page get stored fields and a snippet.
 """
 
 from __future__ import annotations
 
-import heapq
 import html
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from itertools import compress, repeat
-from operator import add, getitem, mul
 from typing import Any
 
+import numpy as np
 from whoosh import query as Q
 from whoosh.highlight import (
     ContextFragmenter,
@@ -279,11 +278,16 @@ _MULTI_VALUED = {"topic", "doc_kind"}  # space-separated sets: each member count
 
 
 class _SearcherData:
+    """What a searcher's queries share, computed once per searcher: column values (as
+    Python values and as integer codes), the date order, the BM25 parameters."""
+
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
         self._columns: dict[str, list[Any]] = {}
-        self._ranks: dict[bool, list[int]] = {}
-        self._factors: dict[str, _BM25Factors] = {}
+        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        self._ranks: dict[bool, np.ndarray] = {}
+        self._params: dict[str, tuple[float, float, float]] = {}
+        self._norms: dict[str, np.ndarray] = {}
         self._terms: dict[str, frozenset[str]] = {}
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
 
@@ -309,6 +313,35 @@ class _SearcherData:
             self._columns[name] = values
         return values
 
+    def codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
+        """A column as integer codes (int32, one per document) and the value of each code:
+        facet counts are a ``bincount`` of the matches' codes."""
+        coded = self._codes.get(name)
+        if coded is None:
+            values = self.column(name)
+            labels: dict[Any, int] = {}
+            codes = np.fromiter(
+                (labels.setdefault(v, len(labels)) for v in values),
+                dtype=np.int32,
+                count=len(values),
+            )
+            coded = self._codes[name] = (codes, list(labels))
+        return coded
+
+    def dates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dated, published): whether each document has a publication date, and the date
+        as Whoosh's long integer (0 when it has none)."""
+        codes, labels = self.codes("dated")
+        dated = np.array([v == "1" for v in labels], dtype=bool)[codes]
+        # an undated document's value is the column's default (2**64 - 1 as Whoosh stores
+        # dates unsigned): 0 here, never read as a date
+        top = 1 << 63
+        published = np.array(
+            [v if v is not None and v < top else 0 for v in self.column("published")],
+            dtype=np.int64,
+        )
+        return dated, published
+
     def terms(self, fieldname: str) -> frozenset[str]:
         """Every term of a field in the index (for keyword fields with few distinct terms)."""
         found = self._terms.get(fieldname)
@@ -319,30 +352,50 @@ class _SearcherData:
             )
         return found
 
-    def bm25_factors(self, fieldname: str) -> _BM25Factors:
-        factors = self._factors.get(fieldname)
-        if factors is None:
+    def bm25_params(self, fieldname: str) -> tuple[float, float, float]:
+        """(K1, B, average field length) of Whoosh's BM25F for the field."""
+        params = self._params.get(fieldname)
+        if params is None:
             weighting = self.searcher.weighting
             b = weighting._field_B.get(fieldname, weighting.B)
             avgfl = self.searcher.avg_field_length(fieldname) or 1
-            factors = self._factors[fieldname] = _BM25Factors(weighting.K1, b, avgfl)
-        return factors
+            params = self._params[fieldname] = (weighting.K1, b, avgfl)
+        return params
 
-    def date_rank(self, newest: bool) -> list[int]:
+    def bm25_norms(self, fieldname: str) -> np.ndarray:
+        """length byte -> ``K1 * ((1 - B) + B * fl / avgfl)``, the length part of the BM25
+        denominator, as ``whoosh.scoring.bm25`` computes it."""
+        norms = self._norms.get(fieldname)
+        if norms is None:
+            k1, b, avgfl = self.bm25_params(fieldname)
+            norms = self._norms[fieldname] = k1 * ((1 - b) + b * _LENGTHS / avgfl)
+        return norms
+
+    def date_rank(self, newest: bool) -> np.ndarray:
         """docnum -> its place in date order: dated documents first (newest or oldest
         first), undated ones last either way; ties in index order."""
         rank = self._ranks.get(newest)
         if rank is None:
-            dated, published = self.column("dated"), self.column("published")
-            sign = -1 if newest else 1
-            order = sorted(
-                range(len(dated)), key=lambda d: (dated[d] != "1", sign * (published[d] or 0))
-            )
-            rank = [0] * len(order)
-            for place, d in enumerate(order):
-                rank[d] = place
+            dated, published = self.dates()
+            n = len(dated)
+            order = np.lexsort((np.arange(n), -published if newest else published, ~dated))
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n)
             self._ranks[newest] = rank
         return rank
+
+
+def _mask(n: int, ids: np.ndarray) -> np.ndarray:
+    """A boolean array of ``n`` documents, true at ``ids``."""
+    mask = np.zeros(n, dtype=bool)
+    mask[ids] = True
+    return mask
+
+
+def _deleted(reader: Any) -> np.ndarray | None:
+    if not reader.has_deletions():
+        return None
+    return np.fromiter(reader.deleted_docs_set, dtype=np.int64)
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -358,10 +411,10 @@ def _allowed(
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
     units: Collection[str] | None = None,
-) -> list[set[int]] | None:
-    """Per leaf segment, the local docnums every filter lets through; None when there is no
-    filter. ``units``: entries linked to any of these unit keys (an empty collection lets
-    nothing through)."""
+) -> list[np.ndarray] | None:
+    """Per leaf segment, a boolean array of its documents, true for those every filter lets
+    through; None when there is no filter. ``units``: entries linked to any of these unit
+    keys (an empty collection lets nothing through)."""
     keyword: list[tuple[str, list[str]]] = []
     if units is not None:
         # a province covers ~700 unit keys, most never linked: look up only those indexed
@@ -380,31 +433,33 @@ def _allowed(
         keyword.append(("year", [str(y) for y in ([year] if isinstance(year, int) else year)]))
     if not keyword and not (date_from or date_to):
         return None
+    in_dates = None
     if date_from or date_to:
         # the column, not Whoosh's DateRange (a union of ~100 range terms: 450 ms at 100k)
-        low = datetime_to_long(_day_start(date_from)) if date_from else -1
-        high = datetime_to_long(_day_end(date_to)) if date_to else float("inf")
-        dated, published = data.column("dated"), data.column("published")
+        dated, published = data.dates()
+        in_dates = dated.copy()
+        if date_from:
+            in_dates &= published >= datetime_to_long(_day_start(date_from))
+        if date_to:
+            in_dates &= published <= datetime_to_long(_day_end(date_to))
     # the most selective first: each later filter only narrows the set
     keyword.sort(key=lambda kv: _doc_frequency(data, *kv))
-    out: list[set[int]] = []
+    out: list[np.ndarray] = []
     for reader, offset in data.leaves:
-        allowed: set[int] | None = None
+        n = reader.doc_count_all()
+        allowed = None if in_dates is None else in_dates[offset : offset + n].copy()
         for fieldname, values in keyword:
-            found: set[int] = set()
+            found = np.zeros(n, dtype=bool)
             for value in values:
-                found.update(postings.read(reader, fieldname, value).ids)
+                found[postings.read(reader, fieldname, value).ids] = True
             allowed = found if allowed is None else allowed & found
-            if not allowed:
+            if not allowed.any():
                 break
-        if date_from or date_to:
-            span = range(reader.doc_count_all()) if allowed is None else allowed
-            allowed = {
-                d for d in span if dated[d + offset] == "1" and low <= published[d + offset] <= high
-            }
-        if allowed and reader.has_deletions():  # postings leave them out; columns do not
-            allowed -= set(reader.deleted_docs_set)
-        out.append(allowed or set())
+        assert allowed is not None
+        deleted = _deleted(reader)  # postings leave them out; columns do not
+        if deleted is not None:
+            allowed[deleted] = False
+        out.append(allowed)
     return out
 
 
@@ -431,8 +486,8 @@ class _Segment:
         self.reader = reader
         self.offset = offset
         self.parsed = parsed
+        self.size = reader.doc_count_all()
         self._postings: dict[tuple[str, str], postings.Postings] = {}
-        self._shortest: dict[str, int] = {}  # field -> the smallest length byte but 0
         self._phrase_words = set()
         if parsed is not None:
             self._phrase_words = {
@@ -450,168 +505,119 @@ class _Segment:
             self._postings[key] = p
         return p
 
-    def matches(self, allowed: set[int] | None) -> set[int]:
-        """Local docnums of the live documents that match; ``allowed``: local docnums the
-        filters let through (None: no filter)."""
+    def _phrase(self, c: Clause, among: np.ndarray) -> np.ndarray:
+        """The documents of ``among`` (sorted local docnums) where the phrase is."""
+        words = [self.postings(c.field, w) for w in c.words]
+        return postings.phrase_docs(words, among)
+
+    def matches(self, allowed: np.ndarray | None) -> np.ndarray:
+        """Local docnums (sorted) of the live documents that match; ``allowed``: a boolean
+        array of the documents the filters let through (None: no filter)."""
         parsed = self.parsed
         required = parsed.required if parsed is not None else []
+        n = self.size
         if not required:
-            n = self.reader.doc_count_all()
-            found = set(range(n)) if allowed is None else set(allowed)
-            if self.reader.has_deletions():
-                found -= set(self.reader.deleted_docs_set)
+            mask = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
+            deleted = _deleted(self.reader)
+            if deleted is not None:
+                mask[deleted] = False
+            found = np.flatnonzero(mask)
         else:
             lists = [self.postings(c.field, w).ids for c in required for w in c.words]
             lists.sort(key=len)
-            if not lists[0]:
-                return set()
-            found = set(lists[0]) if allowed is None else allowed.intersection(lists[0])
+            found = lists[0]
+            if allowed is not None:
+                found = found[allowed[found]]
             for ids in lists[1:]:
-                if not found:
+                if not len(found):
                     return found
-                found.intersection_update(ids)
+                found = found[_mask(n, ids)[found]]
             for c in required:
-                if c.is_phrase and found:
-                    found = postings.phrase_docs(
-                        [self.postings(c.field, w) for w in c.words], found
-                    )
+                if c.is_phrase and len(found):
+                    found = self._phrase(c, found)
         if parsed is not None:
             for c in parsed.excluded:
-                if not found:
+                if not len(found):
                     break
                 if c.is_phrase:
-                    found -= postings.phrase_docs(
-                        [self.postings(c.field, w) for w in c.words], found
-                    )
+                    found = found[~np.isin(found, self._phrase(c, found))]
                 else:
-                    found.difference_update(self.postings(c.field, c.words[0]).ids)
+                    found = found[~_mask(n, self.postings(c.field, c.words[0]).ids)[found]]
         return found
 
-    def best(self, searcher: Searcher, found: set[int], limit: int) -> list[tuple[float, int]]:
-        """(BM25F score, local docnum) of the ``limit`` best matches, best first (ties in
+    def best(
+        self, searcher: Searcher, found: np.ndarray, limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25F scores, local docnums) of the ``limit`` best matches, best first (ties in
         index order). The score is Whoosh's ``BM25F`` for :func:`build_query`: per matching
         clause, per word, ``idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * fl / avgfl))`` with
         the collection's idf and average field length, times the clause's boost.
 
-        Term at a time, by C-level iteration (``map``, ``compress``): a word's postings are
-        cut down to the matches, each one's BM25 factor looked up in a table by weight and
-        length byte, times the idf (and boost). Sparse words first (title words, rare
-        spellings: posting by posting); then, when at most a quarter of the matches can
-        still reach the ``limit`` best even with every dense word at its highest possible
-        contribution, the dense words (every required word) only for those; else for all,
-        aligned with the matches in one pass each.
-        """
-        docs = sorted(found)
-        totals = [0.0] * len(docs)
-        if self.parsed is None or not docs:
-            return [(0.0, d) for d in docs[:limit]]
+        Term at a time over dense arrays of the segment's documents: each word's postings
+        cut down to the matches (where its clause counts), its factors computed for them at
+        once and added to the totals."""
+        if self.parsed is None or not len(found):
+            return np.zeros(min(limit, len(found))), found[:limit]
         data = _SearcherData.of(searcher)
-        place = {d: i for i, d in enumerate(docs)}
-        sparse, dense = [], []
-        for term in self._terms(searcher, found):
-            (sparse if 2 * len(term[1]) < len(docs) else dense).append(term)
-        for factor, ids, weights, fieldname in sparse:
-            part = self._part(data, factor, ids, weights, fieldname)
-            for i, value in zip(map(place.__getitem__, ids), part, strict=True):
-                totals[i] += value
-        among: list[int] | None = None  # indexes in docs of the matches that can still win
-        if dense and limit < len(docs):
-            reach = sum(self._highest(data, *term) for term in dense)
-            reach = reach * (1 + 1e-9) + 1e-9  # float rounding: never prune a possible winner
-            threshold = heapq.nlargest(limit, totals)[-1]
-            if threshold > 0:
-                among = [i for i, t in enumerate(totals) if t + reach >= threshold]
-                if 4 * len(among) > len(docs):
-                    among = None
-        if among is not None:
-            wanted = {docs[i] for i in among}
-            for factor, ids, weights, fieldname in dense:
-                keep = list(map(wanted.__contains__, ids))
-                ids = list(compress(ids, keep))
-                part = self._part(data, factor, ids, list(compress(weights, keep)), fieldname)
-                for i, value in zip(map(place.__getitem__, ids), part, strict=True):
-                    totals[i] += value
-        else:
-            among = range(len(docs))  # type: ignore[assignment]
-            zeros = repeat(0.0)
-            for factor, ids, weights, fieldname in dense:
-                part = self._part(data, factor, ids, weights, fieldname)
-                if len(ids) == len(docs):  # the matches themselves, in order
-                    totals = list(map(add, totals, part))
-                else:  # 0 where the word is absent
-                    by_doc = dict(zip(ids, part, strict=True))
-                    totals = list(map(add, totals, map(by_doc.get, docs, zeros)))
-        top = heapq.nlargest(limit, among, key=totals.__getitem__)  # stable: ties by docnum
-        return [(totals[i], docs[i]) for i in top]
+        totals = np.zeros(self.size)
+        for idf, boost, ids, weights, fieldname in self._terms(searcher, found):
+            totals[ids] += self._part(data, idf, boost, ids, weights, fieldname)
+        scores = totals[found]
+        if len(found) > limit:
+            # every match scoring at least the limit-th best, so that ties keep index order
+            kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+            among = np.flatnonzero(scores >= kth)
+            scores, found = scores[among], found[among]
+        order = np.lexsort((found, -scores))[:limit]
+        return scores[order], found[order]
 
     def _terms(
-        self, searcher: Searcher, found: set[int]
-    ) -> Iterator[tuple[float, list[int], list[float], str]]:
-        """(idf * boost, docnums, weights, field) of each scoring word, its postings cut
+        self, searcher: Searcher, found: np.ndarray
+    ) -> Iterator[tuple[float, float, np.ndarray, np.ndarray, str]]:
+        """(idf, boost, docnums, weights, field) of each scoring word, its postings cut
         down to the matches where its clause counts (an optional phrase: where it is)."""
         parsed = self.parsed
         assert parsed is not None
+        is_match = _mask(self.size, found)
         clauses = [(c, False) for c in parsed.required] + [(c, True) for c in parsed.optional]
         for c, optional in clauses:
             words = [self.postings(c.field, w) for w in c.words]
-            if any(not p.ids for p in words):
+            if any(not len(p.ids) for p in words):
                 continue
-            among = found
+            counts = is_match
             if optional and c.is_phrase:
-                among = found.intersection(words[0].ids)
-                for p in words[1:]:
-                    among.intersection_update(p.ids)
-                among = postings.phrase_docs(words, among)
-                if not among:
+                among = found
+                for p in words:
+                    among = among[_mask(self.size, p.ids)[among]]
+                among = self._phrase(c, among)
+                if not len(among):
                     continue
+                counts = _mask(self.size, among)
             for word, p in zip(c.words, words, strict=True):
-                factor = searcher.idf(c.field, word)
-                if c.boost != 1.0:
-                    factor = _Boosted(factor, c.boost)
+                idf = searcher.idf(c.field, word)
                 if not optional and len(p.ids) == len(found):  # a required word: in them all
-                    yield factor, p.ids, p.weights, c.field
+                    yield idf, c.boost, p.ids, p.weights, c.field
                     continue
-                keep = list(map(among.__contains__, p.ids))
-                ids = list(compress(p.ids, keep))
-                if ids:
-                    yield factor, ids, list(compress(p.weights, keep)), c.field
+                keep = counts[p.ids]
+                if keep.any():
+                    yield idf, c.boost, p.ids[keep], p.weights[keep], c.field
 
     def _part(
         self,
         data: _SearcherData,
-        factor: float,
-        ids: list[int],
-        weights: list[float],
+        idf: float,
+        boost: float,
+        ids: np.ndarray,
+        tf: np.ndarray,
         field: str,
-    ) -> Iterator[float]:
-        """Each posting's contribution to the score, in order."""
-        lengths = self.length_bytes(field)
-        bm25 = data.bm25_factors(field)
-        part = map(getitem, map(bm25.__getitem__, weights), map(lengths.__getitem__, ids))
-        if isinstance(factor, _Boosted):  # as Whoosh: (idf * bm25) * boost
-            return map(mul, map(factor.idf.__mul__, part), repeat(factor.boost))
-        return map(factor.__mul__, part)
-
-    def _highest(
-        self,
-        data: _SearcherData,
-        factor: float,
-        ids: list[int],
-        weights: list[float],
-        field: str,
-    ) -> float:
-        """An upper bound of the word's contribution to any match: its highest weight in
-        the segment's shortest document (the BM25 factor grows with the one, falls with the
-        other; length bytes order as lengths)."""
-        shortest = self._shortest.get(field)
-        if shortest is None:  # 0: no length, the field is empty: no posting there
-            shortest = self._shortest[field] = min(
-                filter(None, self.length_bytes(field)), default=0
-            )
-        top = data.bm25_factors(field)[max(weights)][shortest]
-        if isinstance(factor, _Boosted):
-            return factor.idf * top * factor.boost
-        return factor * top
+    ) -> np.ndarray:
+        """Each posting's contribution to the score, in order: the expression of
+        ``whoosh.scoring.bm25``, operation for operation, times the idf (and then the
+        boost, as Whoosh's ``WrappingMatcher`` applies it)."""
+        k1 = data.bm25_params(field)[0]
+        norm = data.bm25_norms(field)[np.frombuffer(self.length_bytes(field), np.uint8)[ids]]
+        part = idf * ((tf * (k1 + 1)) / (tf + norm))
+        return part * boost if boost != 1.0 else part
 
     def length_bytes(self, fieldname: str) -> bytes:
         """docnum -> the byte Whoosh stores for its length of ``fieldname``."""
@@ -623,44 +629,18 @@ class _Segment:
         return lengths
 
 
-class _BM25Factors(dict):
-    """weight -> the BM25 factor ``tf * (K1 + 1) / (tf + K1 * (1 - B + B * fl / avgfl))``
-    for each of the 256 length bytes, computed on first use: the same expression as
-    ``whoosh.scoring.bm25``, so the product with the idf is Whoosh's score to the last bit.
-    Weight 0 (the word is not in the document) gives 0."""
-
-    def __init__(self, k1: float, b: float, avgfl: float) -> None:
-        super().__init__()
-        self.k1, self.b, self.avgfl = k1, b, avgfl
-
-    def __missing__(self, tf: float) -> list[float]:
-        k1, b, avgfl = self.k1, self.b, self.avgfl
-        row = [(tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)) for fl in _LENGTHS]
-        self[tf] = row
-        return row
-
-
-class _Boosted(float):
-    """An idf with the clause's boost, applied after it as Whoosh's ``WrappingMatcher``."""
-
-    def __new__(cls, idf: float, boost: float) -> _Boosted:
-        obj = super().__new__(cls, idf * boost)
-        obj.idf, obj.boost = idf, boost
-        return obj
-
-
-def _field_length_table() -> list[int]:
+def _field_length_table() -> np.ndarray:
     from whoosh.codec.whoosh3 import byte_to_length
 
-    return [byte_to_length(b) or 1 for b in range(256)]
+    return np.array([byte_to_length(b) or 1 for b in range(256)], dtype=np.float64)
 
 
 _LENGTHS = _field_length_table()
 
 
 def _match(
-    searcher: Searcher, parsed: ParsedQuery | None, allowed: list[set[int]] | None
-) -> list[tuple[_Segment, set[int]]]:
+    searcher: Searcher, parsed: ParsedQuery | None, allowed: list[np.ndarray] | None
+) -> list[tuple[_Segment, np.ndarray]]:
     """Each segment with its matching local docnums (``allowed``: see :func:`_allowed`)."""
     out = []
     for i, (reader, offset) in enumerate(_SearcherData.of(searcher).leaves):
@@ -669,36 +649,43 @@ def _match(
     return out
 
 
-def _docnums(matched: list[tuple[_Segment, set[int]]]) -> list[int]:
+def _docnums(matched: list[tuple[_Segment, np.ndarray]]) -> np.ndarray:
     """Global docnums of every match, ascending."""
-    out: list[int] = []
-    for seg, found in matched:
-        out.extend(sorted(d + seg.offset for d in found))
-    return out
+    parts = [found + seg.offset for seg, found in matched]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _top(
     searcher: Searcher,
-    matched: list[tuple[_Segment, set[int]]],
-    docnums: list[int],
+    matched: list[tuple[_Segment, np.ndarray]],
+    docnums: np.ndarray,
     sort: str,
     limit: int,
 ) -> list[tuple[int, float | None]]:
     """(global docnum, score or None) of the first ``limit`` matches in ``sort`` order."""
     parsed = matched[0][0].parsed if matched else None
     if sort == "relevance" and parsed is not None and parsed.required:
-        best: list[tuple[float, int]] = []
+        scores, docs = [], []
         for seg, found in matched:
-            if not found:
-                continue
-            best.extend((score, d + seg.offset) for score, d in seg.best(searcher, found, limit))
-        best.sort(key=lambda sd: (-sd[0], sd[1]))  # ties: index order, as Whoosh
-        return [(d, s) for s, d in best[:limit]]
+            if len(found):
+                s, d = seg.best(searcher, found, limit)
+                scores.append(s)
+                docs.append(d + seg.offset)
+        if not docs:
+            return []
+        all_scores, all_docs = np.concatenate(scores), np.concatenate(docs)
+        order = np.lexsort((all_docs, -all_scores))[:limit]  # ties: index order, as Whoosh
+        return list(zip(all_docs[order].tolist(), all_scores[order].tolist(), strict=True))
     if sort in ("newest", "oldest"):
-        rank = _SearcherData.of(searcher).date_rank(sort == "newest")
-        return [(d, None) for d in heapq.nsmallest(limit, docnums, key=rank.__getitem__)]
+        rank = _SearcherData.of(searcher).date_rank(sort == "newest")[docnums]
+        if len(docnums) > limit:
+            first = np.argpartition(rank, limit - 1)[:limit]  # ranks are distinct
+        else:
+            first = np.arange(len(docnums))
+        first = first[np.argsort(rank[first])]
+        return [(d, None) for d in docnums[first].tolist()]
     # only exclusions: every match scores the same, index order (as Whoosh's Every)
-    return [(d, None) for d in docnums[:limit]]
+    return [(d, None) for d in docnums[:limit].tolist()]
 
 
 # --- snippets ---------------------------------------------------------------------------------
@@ -756,12 +743,14 @@ def _snippet(body: str | None, lead: str, words: frozenset[str], analyzer: Any) 
 # --- facets -----------------------------------------------------------------------------------
 
 
-def _facet_counts(data: _SearcherData, docnums: list[int]) -> dict[str, dict[str, int]]:
+def _facet_counts(data: _SearcherData, docnums: np.ndarray) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for name, column in _FACET_COLUMNS.items():
-        raw = Counter(map(data.column(column).__getitem__, docnums))
+        codes, labels = data.codes(column)
+        per_code = np.bincount(codes[docnums], minlength=len(labels))
         counts: Counter[str] = Counter()
-        for key, n in raw.items():
+        for code in np.flatnonzero(per_code).tolist():
+            key, n = labels[code], int(per_code[code])
             if name in _MULTI_VALUED:
                 for t in key.split():
                     counts[t] += n
@@ -829,7 +818,7 @@ def search(
         return empty  # an empty index's reader has no columns (facets would fail)
     data = _SearcherData.of(searcher)
     allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
-    if allowed is not None and not any(allowed):
+    if allowed is not None and not any(a.any() for a in allowed):
         return empty
     matched = _match(searcher, parsed, allowed)
     docnums = _docnums(matched)
@@ -902,12 +891,14 @@ def search_ids(
         return []
     data = _SearcherData.of(searcher)
     allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
-    if allowed is not None and not any(allowed):
+    if allowed is not None and not any(a.any() for a in allowed):
         return []
     matched = _match(searcher, parsed, allowed)
-    docnums = _docnums(matched)
-    if sort != "relevance" or len(docnums) <= rank_limit:
-        docnums = [d for d, _ in _top(searcher, matched, docnums, sort, len(docnums))]
+    found = _docnums(matched)
+    if sort != "relevance" or len(found) <= rank_limit:
+        docnums = [d for d, _ in _top(searcher, matched, found, sort, len(found))]
+    else:
+        docnums = found.tolist()
     if limit is not None:
         docnums = docnums[:limit]
     ids = data.column("id")

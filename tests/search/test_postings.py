@@ -1,15 +1,17 @@
 """search.postings reads what Whoosh's own matchers read, from blocks of either pickle
-protocol, and finds phrases as a brute-force scan of the positions does."""
+protocol and of the raw layout (search/blocks.py), and finds phrases as a brute-force scan of
+the positions does."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import search.index
-from search import postings
+from search import blocks, postings
 from search.analysis import decode_positions
 from search.index import IndexDoc, SearchIndex
 
@@ -38,12 +40,16 @@ def _docs(n: int) -> list[IndexDoc]:
     return docs
 
 
-@pytest.fixture(params=[2, 4], ids=["protocol-2", "protocol-4"], scope="module")
+@pytest.fixture(params=[2, 4, "raw"], ids=["protocol-2", "protocol-4", "raw"], scope="module")
 def index(request, tmp_path_factory) -> SearchIndex:
     from whoosh.codec import whoosh3
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(search.index, "_BLOCK_PROTOCOL", request.param)
+    if request.param == "raw":
+        patch.setattr(search.index, "_RAW_BLOCKS", True)
+    else:
+        patch.setattr(search.index, "_RAW_BLOCKS", False)
+        patch.setattr(search.index, "_BLOCK_PROTOCOL", request.param)
     # small blocks: the common words' postings span many blocks, the last one short
     patch.setattr(whoosh3.W3Codec.__init__, "__defaults__", (64, 3, 1))
     try:
@@ -82,19 +88,22 @@ def test_read_is_what_whoosh_reads(index: SearchIndex, fieldname: str, word: str
         got = postings.read(reader, fieldname, word)
         with_values = postings.read(reader, fieldname, word, values=True)
         if (fieldname, word.encode()) not in reader:
-            assert got.ids == [] and with_values.ids == []
+            assert len(got.ids) == 0 and len(with_values.ids) == 0
             continue
         expected = _whoosh(reader, fieldname, word)
-        assert got.ids == expected.ids
-        assert got.weights == expected.weights
-        assert with_values == expected
+        assert got.ids.dtype == np.int64 and got.weights.dtype == np.float64
+        assert got.ids.tolist() == expected.ids.tolist()
+        assert got.weights.tolist() == expected.weights.tolist()
+        assert with_values.ids.tolist() == expected.ids.tolist()
+        assert with_values.weights.tolist() == expected.weights.tolist()
+        assert with_values.values == expected.values
 
 
 def test_read_keyword_fields(index: SearchIndex):
     for sub, _ in index.searcher().leaf_searchers():
         reader = sub.reader()
         got = postings.read(reader, "portal", "xa-thu-nghiem")
-        assert got.ids == list(reader.all_doc_ids())
+        assert got.ids.tolist() == list(reader.all_doc_ids())
 
 
 @pytest.mark.parametrize("phrase", ["cải cách", "cach hanh chinh", "tuyen truyen sap", "vị cải"])
@@ -106,16 +115,17 @@ def test_phrase_docs_is_a_positions_scan(index: SearchIndex, phrase: str):
     for sub, _ in index.searcher().leaf_searchers():
         reader = sub.reader()
         lists = [postings.read(reader, "body", w, values=True) for w in words]
-        candidates = set(lists[0].ids).intersection(*(p.ids for p in lists[1:]))
+        candidates = set(lists[0].ids.tolist()).intersection(*(p.ids.tolist() for p in lists[1:]))
         expected = set()
         for d in candidates:
             at = [
-                set(decode_positions(p.values[p.ids.index(d)]))  # type: ignore[index]
+                set(decode_positions(p.values[p.ids.tolist().index(d)]))  # type: ignore[index]
                 for p in lists
             ]
             if any(all(s + i in at[i] for i in range(len(at))) for s in at[0]):
                 expected.add(d)
-        assert postings.phrase_docs(lists, candidates) == expected
+        got = postings.phrase_docs(lists, np.array(sorted(candidates), dtype=np.int64))
+        assert got.tolist() == sorted(expected)
         found += len(expected)
     assert found
 
@@ -124,3 +134,73 @@ def test_unknown_block_layout_falls_back(tmp_path: Path):
     # a block head the fast path does not recognise is read whole
     assert postings._head(b"\x80\x02(not a block", 0, 10) is None
     assert postings._head(b"", 0, 10) is None
+
+
+def test_old_pickled_segments_merge_into_raw_blocks(tmp_path: Path):
+    """An index written before the raw layout (pickled blocks) is searched as it is, and a
+    merge of its segments with new ones writes raw blocks holding the same postings."""
+    from whoosh.codec import whoosh3
+
+    from search.query import search as run_search
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(search.index, "_RAW_BLOCKS", False)
+    patch.setattr(whoosh3.W3Codec.__init__, "__defaults__", (64, 3, 1))
+    try:
+        ix = SearchIndex(tmp_path / "ix", procs=1)
+        ix.update(_docs(400))
+    finally:
+        patch.undo()
+    patch.setattr(whoosh3.W3Codec.__init__, "__defaults__", (64, 3, 1))
+    try:
+        ix.update(_docs(700)[400:])
+        queries = ["cai cach", '"tuyên truyền"', "sắp xếp -đơn"]
+        before = {q: run_search(ix, q, per_page=50) for q in queries}
+        assert all(r.total for r in before.values())
+        ix.ix.writer().commit(optimize=True)  # one segment: old and new blocks rewritten
+    finally:
+        patch.undo()
+    ix.close()
+    ix = SearchIndex(tmp_path / "ix", procs=1)
+    (sub, _), *rest = ix.searcher().leaf_searchers()
+    assert not rest
+    reader = sub.reader()
+    m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
+    assert blocks.is_raw(m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset))
+    for q in queries:
+        after = run_search(ix, q, per_page=50)
+        assert after.total == before[q].total
+        assert [h.id for h in after.hits] == [h.id for h in before[q].hits]
+        # a merge sums the field lengths from their one-byte encodings (Whoosh): the
+        # average length, and so the scores, move by a little
+        assert [h.score for h in after.hits] == pytest.approx(
+            [h.score for h in before[q].hits], rel=0.01
+        )
+    ix.close()
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[1.0] * 5, [2.5] * 5, [1.0, 3.0, 255.0, 7.0, 1.0], [0.5, 1.25, 3.0, 2.0, 1.0],
+     [0.1, 1.0, 2.0, 3.0, 1e-300]],
+    ids=["ones", "one-value", "uint8", "float32", "float64"],
+)  # fmt: skip
+@pytest.mark.parametrize("compression", [0, 3])
+def test_raw_block_round_trip(weights: list[float], compression: int):
+    ids = [3, 4, 70_000, 70_001, 2**31]
+    deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:], strict=False)]
+    vals = tuple(bytes([i]) * (i + 1) for i in range(5))
+    data = blocks.encode(deltas, weights, vals, compression)
+    assert blocks.is_raw(data)
+    got_deltas, got_weights, got_values = blocks.whoosh_data(data)
+    assert list(got_deltas) == deltas and got_values == vals
+    if weights == [1.0] * 5:
+        assert got_weights is None
+    elif len(set(weights)) == 1:
+        assert got_weights == weights[0]
+    else:
+        assert list(got_weights) == weights
+    head_deltas, head_weights = blocks.read_head(data)
+    assert head_deltas.tolist() == deltas
+    assert np.broadcast_to(head_weights, 5).tolist() == weights
+    assert blocks.values(data) == vals
