@@ -6,7 +6,7 @@ and weights of 100,000 postings that way costs 37–47 ms even when the values a
 (:mod:`search.postings`), and inflating a compressed head still ~4 ms: at 1,000,000 articles
 that is most of a search's time budget. Here the ids and weights are small uncompressed
 little-endian arrays at the head of the block, which numpy reads in place, and only the
-values (a posting's encoded positions, needed for phrases only) are pickled and compressed::
+values (a posting's positions, needed for phrases only) are compressed, as arrays too::
 
     0xA7 'P'            2 bytes; never the first byte of a pickle (0x80) or a zlib stream (0x78)
     id_size             1 byte: 1, 2 or 4, the width of each id delta
@@ -14,11 +14,15 @@ values (a posting's encoded positions, needed for phrases only) are pickled and 
                         weight a whole number below 256: term frequencies), 3 float32 (every
                         weight one exactly), 4 float64
     n                   4 bytes, little-endian: the number of postings
-    values_zlib         1 byte: 1 when the values are zlib-compressed
+    values_kind         1 byte: 0 a pickle, 2 positions; +1 when zlib-compressed
     ids                 n unsigned id_size-byte integers: delta-encoded from 0, as Whoosh's
     weights             nothing, one float64, or n uint8, float32 or float64
-    values              the rest: Whoosh's minified values, pickled (protocol 4), compressed
-                        when the codec compresses
+    values              the rest, compressed when the codec compresses: for a field with
+                        positions (search.analysis.VietnamesePositions), the positions as
+                        arrays: position_size (1 byte: 2 or 4), count_size (1 byte: 1, 2
+                        or 4), n counts (positions per posting), then every posting's
+                        positions in order; for other fields Whoosh's minified values,
+                        pickled (protocol 4)
 
 An id delta takes 1–2 bytes and a weight 1 byte for almost every posting, about what the
 compressed pickle took. Whoosh's own matchers read these blocks through :func:`whoosh_data`
@@ -38,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAGIC", "encode", "is_raw", "read_head", "values", "whoosh_data"]
+__all__ = ["MAGIC", "encode", "is_raw", "positions", "read_head", "values", "whoosh_data"]
 
 MAGIC = b"\xa7P"
 _HEADER = struct.Struct("<2sBBIB")
@@ -54,12 +58,18 @@ def _array(typecode: str, values: Any) -> bytes:
     return a.tobytes()
 
 
-def encode(deltas: list[int], weights: Any, values: Any, compression: int) -> bytes:
+def _width(top: int, sizes: tuple[int, ...]) -> int:
+    return next(size for size in sizes if top < 1 << (8 * size))
+
+
+def encode(
+    deltas: list[int], weights: Any, values: Any, compression: int, positions: bool = False
+) -> bytes:
     """A block's bytes from its id deltas, weights and minified values; the values are
-    compressed at zlib level ``compression`` (0: not)."""
+    compressed at zlib level ``compression`` (0: not). ``positions``: the values are each
+    posting's positions as raw little-endian 32-bit arrays (search.analysis)."""
     n = len(deltas)
-    top = max(deltas, default=0)
-    size = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4
+    size = _width(max(deltas, default=0), (1, 2, 4))
     if all(w == 1.0 for w in weights):
         kind, wbytes = 0, b""
     elif all(w == weights[0] for w in weights):
@@ -70,10 +80,22 @@ def encode(deltas: list[int], weights: Any, values: Any, compression: int) -> by
         kind, wbytes = 3, _array("f", weights)
     else:
         kind, wbytes = 4, _array("d", weights)
-    vbytes = pickle.dumps(values, 4)
+    if positions:
+        counts = [len(v) >> 2 for v in values]
+        flat = np.frombuffer(b"".join(values), dtype="<u4")
+        psize = _width(int(flat.max(initial=0)), (2, 4))
+        csize = _width(max(counts, default=0), (1, 2, 4))
+        vbytes = (
+            bytes((psize, csize))
+            + np.asarray(counts, dtype=f"<u{csize}").tobytes()
+            + flat.astype(f"<u{psize}").tobytes()
+        )
+        vkind = 2
+    else:
+        vbytes, vkind = pickle.dumps(values, 4), 0
     if compression:
-        vbytes = zlib.compress(vbytes, compression)
-    head = _HEADER.pack(MAGIC, size, kind, n, 1 if compression else 0)
+        vbytes, vkind = zlib.compress(vbytes, compression), vkind + 1
+    head = _HEADER.pack(MAGIC, size, kind, n, vkind)
     return head + _array(_ID_TYPES[size][0], deltas) + wbytes + vbytes
 
 
@@ -81,19 +103,19 @@ def is_raw(data: bytes) -> bool:
     return data[:2] == MAGIC
 
 
-def _layout(data: bytes) -> tuple[int, int, int, int, int, bool]:
-    """(n, id_size, weight_kind, where the weights start, where the values start, whether
-    the values are compressed)."""
-    magic, size, kind, n, packed = _HEADER.unpack_from(data)
+def _layout(data: bytes) -> tuple[int, int, int, int, int, int]:
+    """(n, id_size, weight_kind, where the weights start, where the values start, the
+    values' kind)."""
+    magic, size, kind, n, vkind = _HEADER.unpack_from(data)
     weights_at = _HEADER.size + n * size
     values_at = weights_at + (0 if kind == 0 else 8 if kind == 1 else n * _WEIGHT_TYPES[kind][2])
-    return n, size, kind, weights_at, values_at, bool(packed)
+    return n, size, kind, weights_at, values_at, vkind
 
 
 def whoosh_data(data: bytes) -> tuple[Any, Any, Any]:
     """``(ids, weights, values)`` as Whoosh's unpickled block tuple has them (deltas; None,
     one float or a sequence of weights; the minified values)."""
-    n, size, kind, weights_at, values_at, packed = _layout(data)
+    n, size, kind, weights_at, values_at, vkind = _layout(data)
     deltas = array(_ID_TYPES[size][0], data[_HEADER.size : weights_at])
     if _SWAP:  # pragma: no cover
         deltas.byteswap()
@@ -105,14 +127,13 @@ def whoosh_data(data: bytes) -> tuple[Any, Any, Any]:
         raw = np.frombuffer(data, dtype=_WEIGHT_TYPES[kind][1], count=n, offset=weights_at)
         weights = array("f" if kind < 4 else "d")
         weights.frombytes(raw.astype("=f4" if kind < 4 else "=f8").tobytes())
-    values = data[values_at:]
-    return deltas, weights, pickle.loads(zlib.decompress(values) if packed else values)
+    return deltas, weights, values(data)
 
 
 def read_head(data: bytes) -> tuple[np.ndarray, np.ndarray | float]:
     """The id deltas (unsigned integers) and weights (a float64 array, or one float for
     all) of a raw block, read in place."""
-    n, size, kind, weights_at, _values_at, _packed = _layout(data)
+    n, size, kind, weights_at, _values_at, _vkind = _layout(data)
     deltas = np.frombuffer(data, dtype=_ID_TYPES[size][1], count=n, offset=_HEADER.size)
     if kind == 0:
         return deltas, 1.0
@@ -122,8 +143,33 @@ def read_head(data: bytes) -> tuple[np.ndarray, np.ndarray | float]:
     return deltas, weights.astype(np.float64)
 
 
-def values(data: bytes) -> Any:
-    """A raw block's minified values."""
-    n, size, kind, weights_at, values_at, packed = _layout(data)
+def _values_bytes(data: bytes) -> tuple[bytes, int]:
+    n, size, kind, weights_at, values_at, vkind = _layout(data)
     vbytes = data[values_at:]
-    return pickle.loads(zlib.decompress(vbytes) if packed else vbytes)
+    return (zlib.decompress(vbytes) if vkind & 1 else vbytes), vkind & ~1
+
+
+def positions(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """(counts, positions) of a raw block of a field with positions: each posting's number
+    of positions, and all the positions in posting order (both int64); None for a block
+    whose values are not positions."""
+    vbytes, vkind = _values_bytes(data)
+    if vkind != 2:
+        return None
+    n = _HEADER.unpack_from(data)[3]
+    psize, csize = vbytes[0], vbytes[1]
+    counts = np.frombuffer(vbytes, dtype=f"<u{csize}", count=n, offset=2).astype(np.int64)
+    flat = np.frombuffer(vbytes, dtype=f"<u{psize}", offset=2 + n * csize).astype(np.int64)
+    return counts, flat
+
+
+def values(data: bytes) -> Any:
+    """A raw block's minified values, as Whoosh has them (positions: a tuple of each
+    posting's raw 32-bit positions)."""
+    vbytes, vkind = _values_bytes(data)
+    if vkind != 2:
+        return pickle.loads(vbytes)
+    counts, flat = positions(data)  # type: ignore[misc]
+    raw = flat.astype("<u4").tobytes()
+    ends = np.cumsum(counts * 4).tolist()
+    return tuple(raw[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))

@@ -154,7 +154,8 @@ def _write_block(self: Any, last: bool = False) -> None:
             databytes = zlib.compress(databytes, comp)
     else:  # compressed or not, the block starts with blocks.MAGIC: the values are compressed
         deltas = list(whoosh3.delta_encode(self._ids))
-        databytes = blocks.encode(deltas, self._weights, self._mini_values(), comp)
+        positions = isinstance(self._format, VietnamesePositions)
+        databytes = blocks.encode(deltas, self._weights, self._mini_values(), comp, positions)
     ids = self._ids
     infobytes = pickle.dumps(
         (

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from itertools import compress
 from pickle import loads
 from typing import Any, NamedTuple
 
@@ -51,19 +50,22 @@ _MEMO = {0x71: 2, 0x72: 5, 0x94: 1}  # BINPUT, LONG_BINPUT, MEMOIZE
 
 class Postings(NamedTuple):
     """One term's postings in one segment: local document numbers (ascending, deleted
-    documents left out, int64), term weights (float64), and the encoded positions when asked
-    for."""
+    documents left out, int64), term weights (float64), and when asked for, each posting's
+    number of positions and all the positions in posting order (int64)."""
 
     ids: np.ndarray
     weights: np.ndarray
-    values: list[bytes] | None = None
+    counts: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
 
-EMPTY = Postings(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), [])
+_NONE = np.zeros(0, dtype=np.int64)
+EMPTY = Postings(_NONE, np.zeros(0, dtype=np.float64), _NONE, _NONE)
 
 
 def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Postings:
-    """The postings of ``text`` in ``fieldname`` of one segment reader (a leaf reader)."""
+    """The postings of ``text`` in ``fieldname`` of one segment reader (a leaf reader);
+    ``values``: with their positions (a field with positions only)."""
     field = reader.schema[fieldname]
     btext = field.to_bytes(text)
     if (fieldname, btext) not in reader:
@@ -77,48 +79,63 @@ def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Pos
         deleted = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
         keep = ~np.isin(out.ids, deleted)
         if not keep.all():
-            out = Postings(
-                out.ids[keep],
-                out.weights[keep],
-                None if out.values is None else list(compress(out.values, keep.tolist())),
-            )
+            counts = positions = None
+            if out.counts is not None:
+                counts = out.counts[keep]
+                positions = out.positions[np.repeat(keep, out.counts)]
+            out = Postings(out.ids[keep], out.weights[keep], counts, positions)
     return out
+
+
+def _positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, positions) from stored values (raw 32-bit positions, search.analysis)."""
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) >> 2
+    flat = np.frombuffer(b"".join(values), dtype="<u4").astype(np.int64)
+    return counts, flat
 
 
 def _read_matcher(m: Any, values: bool) -> Postings:
     """Through Whoosh's matcher API: slow, for what the fast path does not know."""
     ids: list[int] = []
     weights: list[float] = []
-    vals: list[bytes] | None = [] if values else None
+    vals: list[bytes] = []
     while m.is_active():
         ids.append(m.id())
         weights.append(m.weight())
-        if vals is not None:
+        if values:
             vals.append(m.value())
         m.next()
-    return Postings(np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), vals)
+    counts, flat = _positions(vals) if values else (None, None)
+    return Postings(
+        np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), counts, flat
+    )
 
 
 def _read_blocks(m: W3LeafMatcher, values: bool) -> Postings:
     deltas: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    vals: list[bytes] | None = [] if values else None
+    counts: list[np.ndarray] = []
+    flats: list[np.ndarray] = []
     get = m._postfile.get
     while True:
         n = m._blocklength
         data = get(m._dataoffset, m._nextoffset - m._dataoffset)
         if blocks.is_raw(data):
             block_ids, block_weights = blocks.read_head(data)
-            if vals is not None:
-                vals.extend(blocks.values(data))
+            if values:
+                found = blocks.positions(data) or _positions(list(blocks.values(data)))
+                counts.append(found[0])
+                flats.append(found[1])
         else:  # a block of an index written before: a (compressed) pickle
             head = None if values or n <= 3 else _head(data, m._compression, n)
             if head is None:
                 if m._compression:
                     data = zlib.decompress(data)
                 block_ids, block_weights, block_values = loads(data)
-                if vals is not None:
-                    vals.extend(block_values)
+                if values:
+                    c, f = _positions(list(block_values))
+                    counts.append(c)
+                    flats.append(f)
             else:
                 block_ids, block_weights = head
             block_ids = np.asarray(block_ids, dtype=np.int64)
@@ -128,7 +145,12 @@ def _read_blocks(m: W3LeafMatcher, values: bool) -> Postings:
         else:
             weights.append(np.asarray(block_weights, dtype=np.float64))
         if m._lastblock:
-            return Postings(np.concatenate(deltas), np.concatenate(weights), vals)
+            return Postings(
+                np.concatenate(deltas),
+                np.concatenate(weights),
+                np.concatenate(counts) if values else None,
+                np.concatenate(flats) if values else None,
+            )
         m._goto(m._nextoffset)
 
 
@@ -212,14 +234,12 @@ def phrase_docs(words: list[Postings], candidates: np.ndarray) -> np.ndarray:
 def _keys(p: Postings, i: int, docs: np.ndarray) -> np.ndarray:
     """``doc * _STRIDE + position - i`` for every position of the word in ``docs``,
     ascending."""
-    assert p.values is not None
+    assert p.counts is not None and p.positions is not None
     if not len(docs) or not len(p.ids):
-        return np.zeros(0, dtype=np.int64)
-    at = np.minimum(np.searchsorted(docs, p.ids), len(docs) - 1)
-    keep = docs[at] == p.ids
-    values = list(compress(p.values, keep.tolist()))
-    if not values:
-        return np.zeros(0, dtype=np.int64)
-    counts = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) >> 2
-    positions = np.frombuffer(b"".join(values), dtype="<u4").astype(np.int64)
+        return _NONE
+    wanted = np.zeros(max(int(docs[-1]), int(p.ids[-1])) + 1, dtype=bool)
+    wanted[docs] = True
+    keep = wanted[p.ids]
+    counts = p.counts[keep]
+    positions = p.positions[np.repeat(keep, p.counts)]
     return positions + np.repeat(p.ids[keep] * _STRIDE - i, counts)

@@ -12,7 +12,7 @@ import pytest
 
 import search.index
 from search import blocks, postings
-from search.analysis import decode_positions
+from search.analysis import encode_positions
 from search.index import IndexDoc, SearchIndex
 
 WORDS = ["cải", "cách", "hành", "chính", "tuyên", "truyền", "sắp", "xếp", "đơn", "vị"]
@@ -96,7 +96,8 @@ def test_read_is_what_whoosh_reads(index: SearchIndex, fieldname: str, word: str
         assert got.weights.tolist() == expected.weights.tolist()
         assert with_values.ids.tolist() == expected.ids.tolist()
         assert with_values.weights.tolist() == expected.weights.tolist()
-        assert with_values.values == expected.values
+        assert with_values.counts.tolist() == expected.counts.tolist()
+        assert with_values.positions.tolist() == expected.positions.tolist()
 
 
 def test_read_keyword_fields(index: SearchIndex):
@@ -118,10 +119,11 @@ def test_phrase_docs_is_a_positions_scan(index: SearchIndex, phrase: str):
         candidates = set(lists[0].ids.tolist()).intersection(*(p.ids.tolist() for p in lists[1:]))
         expected = set()
         for d in candidates:
-            at = [
-                set(decode_positions(p.values[p.ids.tolist().index(d)]))  # type: ignore[index]
-                for p in lists
-            ]
+            at = []
+            for p in lists:
+                k = p.ids.tolist().index(d)
+                start = int(p.counts[:k].sum())
+                at.append(set(p.positions[start : start + p.counts[k]].tolist()))
             if any(all(s + i in at[i] for i in range(len(at))) for s in at[0]):
                 expected.add(d)
         got = postings.phrase_docs(lists, np.array(sorted(candidates), dtype=np.int64))
@@ -186,11 +188,17 @@ def test_old_pickled_segments_merge_into_raw_blocks(tmp_path: Path):
     ids=["ones", "one-value", "uint8", "float32", "float64"],
 )  # fmt: skip
 @pytest.mark.parametrize("compression", [0, 3])
-def test_raw_block_round_trip(weights: list[float], compression: int):
+@pytest.mark.parametrize("values", ["pickle", "positions", "positions-32-bit"])
+def test_raw_block_round_trip(weights: list[float], compression: int, values: str):
     ids = [3, 4, 70_000, 70_001, 2**31]
     deltas = [ids[0]] + [b - a for a, b in zip(ids, ids[1:], strict=False)]
-    vals = tuple(bytes([i]) * (i + 1) for i in range(5))
-    data = blocks.encode(deltas, weights, vals, compression)
+    if values == "pickle":
+        vals = tuple(bytes([i]) * (i + 1) for i in range(5))
+    else:
+        top = 70_000 if values == "positions-32-bit" else 9_000
+        lists = [[0], [1, 5, 9], [top], list(range(300)), [2, top - 1]]
+        vals = tuple(encode_positions(p) for p in lists)
+    data = blocks.encode(deltas, weights, vals, compression, values != "pickle")
     assert blocks.is_raw(data)
     got_deltas, got_weights, got_values = blocks.whoosh_data(data)
     assert list(got_deltas) == deltas and got_values == vals
@@ -204,3 +212,9 @@ def test_raw_block_round_trip(weights: list[float], compression: int):
     assert head_deltas.tolist() == deltas
     assert np.broadcast_to(head_weights, 5).tolist() == weights
     assert blocks.values(data) == vals
+    if values != "pickle":
+        counts, flat = blocks.positions(data)
+        assert counts.tolist() == [len(p) for p in lists]
+        assert flat.tolist() == [x for p in lists for x in p]
+    else:
+        assert blocks.positions(data) is None
