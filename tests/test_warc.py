@@ -100,8 +100,9 @@ def warcio_check(paths: list[Path]) -> subprocess.CompletedProcess:
     )
 
 
-def import_warc(data: Path, *args: str) -> subprocess.CompletedProcess:
-    """``portal-archive import-warc`` (through archive.warc_cli until archive/cli.py has it)."""
+def import_warc(data: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """``portal-archive import-warc`` (through archive.warc_cli until archive/cli.py has
+    it), asserting its exit code."""
     proc = subprocess.run(
         [sys.executable, "-m", "archive.warc_cli", "--data-dir", str(data), "import-warc", *args],
         capture_output=True,
@@ -110,7 +111,7 @@ def import_warc(data: Path, *args: str) -> subprocess.CompletedProcess:
         env={**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"},
         timeout=600,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == code, proc.stdout + proc.stderr
     return proc
 
 
@@ -841,18 +842,8 @@ def test_import_of_damaged_files_reads_what_it_can(crawled, tmp_path):
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     garbage = tmp_path / "notes.warc"
     garbage.write_text("not an archive\n")
-    data = tmp_path / "data"
-    proc = subprocess.run(
-        [sys.executable, "-m", "archive.warc_cli", "--data-dir", str(data), "import-warc"]
-        + [str(garbage), str(cut), "--portals", str(crawled["registry"]), "--json"]
-        + ["--no-index"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PORTAL_ARCHIVE_LOG_LEVEL": "WARNING"},
-        timeout=600,
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    args = [str(garbage), str(cut), "--portals", str(crawled["registry"]), "--json"]
+    proc = import_warc(tmp_path / "data", *args, "--no-index", code=1)
     assert "Traceback" not in proc.stderr
     report = json.loads(proc.stdout)
     assert report["damaged"][str(garbage)].startswith("not a WARC or ARC file")
