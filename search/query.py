@@ -288,6 +288,7 @@ class _SearcherData:
         self._ranks: dict[bool, np.ndarray] = {}
         self._params: dict[str, tuple[float, float, float]] = {}
         self._norms: dict[str, np.ndarray] = {}
+        self._dates: tuple[np.ndarray, np.ndarray] | None = None
         self._terms: dict[str, frozenset[str]] = {}
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
 
@@ -330,7 +331,9 @@ class _SearcherData:
 
     def dates(self) -> tuple[np.ndarray, np.ndarray]:
         """(dated, published): whether each document has a publication date, and the date
-        as Whoosh's long integer (0 when it has none)."""
+        as Whoosh's long integer (0 when it has none); computed once per searcher."""
+        if self._dates is not None:
+            return self._dates
         codes, labels = self.codes("dated")
         dated = np.array([v == "1" for v in labels], dtype=bool)[codes]
         # an undated document's value is the column's default (2**64 - 1 as Whoosh stores
@@ -340,7 +343,8 @@ class _SearcherData:
             [v if v is not None and v < top else 0 for v in self.column("published")],
             dtype=np.int64,
         )
-        return dated, published
+        self._dates = (dated, published)
+        return self._dates
 
     def terms(self, fieldname: str) -> frozenset[str]:
         """Every term of a field in the index (for keyword fields with few distinct terms)."""
