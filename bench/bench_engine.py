@@ -27,6 +27,9 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_search_backends import pctl  # noqa: E402 - the same percentile as the backends bench
 
 CHILD = r"""
 import json, sys, time
@@ -80,11 +83,6 @@ def run_engine(tree: Path, index: Path, bodies: Path | None, runs: int) -> dict:
         env={**os.environ, "PYTHONPATH": ""},
     )  # fmt: skip
     return json.loads(proc.stdout)
-
-
-def pctl(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
 
 
 def main() -> int:
