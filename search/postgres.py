@@ -67,9 +67,9 @@ from search.query import (
     _check,
     _day_end,
     _day_start,
-    _snippet,
     parse_query,
 )
+from search.snippets import snippet
 
 if TYPE_CHECKING:
     from archive.store import Archive
@@ -370,7 +370,7 @@ class PostgresBackend(SearchBackend):
                 published=parse_pub(r.pub),
                 topics=list(r.topics),
                 score=scores.get(r.id) if sort == "relevance" else None,
-                snippet=_snippet(bodies.get(r.id), r.lead, words, _ANALYZER),
+                snippet=snippet(bodies.get(r.id), r.lead, words),
                 type=r.type,
                 doc_kinds=list(r.doc_kinds),
             )

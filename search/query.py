@@ -26,7 +26,6 @@ the page get stored fields and a snippet.
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -36,14 +35,6 @@ from typing import Any
 
 import numpy as np
 from whoosh import query as Q
-from whoosh.highlight import (
-    ContextFragmenter,
-    Formatter,
-    Highlighter,
-    get_text,
-    set_matched_filter,
-    top_fragments,
-)
 from whoosh.matching import IntersectionMatcher, Matcher, NullMatcher, WrappingMatcher
 from whoosh.query.spans import Span, SpanWrappingMatcher
 from whoosh.searching import Searcher
@@ -55,6 +46,7 @@ from archive.text import nfc
 from search import postings
 from search.analysis import QueryToken, analyze_query
 from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
+from search.snippets import snippet
 
 __all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse_query",
            "search", "search_ids"]  # fmt: skip
@@ -62,7 +54,6 @@ __all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
 SORTS = ("relevance", "newest", "oldest")
 TYPES = ("article", "document")
-SNIPPET_CHARS = 240
 #: search_ids() ranks its ids (as the result pages) up to this many matches; beyond, it
 #: returns them unscored in index order (an export that large is read in database order).
 RANK_IDS_LIMIT = 2000
@@ -692,58 +683,6 @@ def _top(
     return [(d, None) for d in docnums[:limit].tolist()]
 
 
-# --- snippets ---------------------------------------------------------------------------------
-
-
-class _BoldFormatter(Formatter):
-    """``<b>match</b>``, everything else HTML-escaped; fragments joined with an ellipsis."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=False)
-
-    def format_token(self, text: str, token: object, replace: bool = False) -> str:
-        return "<b>" + html.escape(get_text(text, token, replace), quote=False) + "</b>"
-
-
-_HIGHLIGHTER = Highlighter(
-    fragmenter=ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60),
-    formatter=_BoldFormatter(),
-)
-
-
-def _highlight(text: str, words: frozenset[str], analyzer: Any, top: int = 2) -> str:
-    """What ``Highlighter.highlight_hit`` makes of ``text`` for these query words: the text
-    re-analysed, matching tokens merged, ``top`` fragments in text order. (~1.5 ms for an
-    article of 700 words, most of it the analyzer's text preparation and regex; a fused
-    loop over tuples instead of Token objects measured only ~10% faster.)"""
-    h = _HIGHLIGHTER
-    tokens = analyzer(text, positions=True, chars=True, mode="index", removestops=False)
-    tokens = h._merge_matched_tokens(set_matched_filter(tokens, words))
-    fragments = h.fragmenter.fragment_tokens(text, tokens)
-    return h.formatter.format(top_fragments(fragments, top, h.scorer, h.order, minscore=1))
-
-
-def _plain_snippet(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > SNIPPET_CHARS:
-        text = text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
-    return html.escape(text, quote=False)
-
-
-def _snippet(body: str | None, lead: str, words: frozenset[str], analyzer: Any) -> str:
-    """Highlighted fragments of the body, else of the lead, else the start of the lead or
-    body unhighlighted (e.g. when only the title matched)."""
-    if words:
-        for text in (body, lead):
-            if text:
-                out = _highlight(nfc(text), words, analyzer)
-                if out:
-                    return out
-    return _plain_snippet(nfc(lead or body or ""))
-
-
 # --- facets -----------------------------------------------------------------------------------
 
 
@@ -837,7 +776,6 @@ def search(
     else:
         bodies = {}
     words = parsed.highlight_words() if parsed is not None else frozenset()
-    analyzer = searcher.schema["body"].analyzer
     hits: list[Hit] = []
     for (_, score), fields in zip(shown, stored, strict=True):
         topics = fields.get("topics", "")
@@ -851,7 +789,7 @@ def search(
                 published=parse_pub(fields.get("pub")),
                 topics=topics.split() if topics else [],
                 score=score if sort == "relevance" else None,
-                snippet=_snippet(bodies.get(fields["id"]), fields.get("lead", ""), words, analyzer),
+                snippet=snippet(bodies.get(fields["id"]), fields.get("lead", ""), words),
                 type=fields.get("type", "article"),
                 doc_kinds=kinds.split() if kinds else [],
             )
