@@ -25,6 +25,7 @@ layout the fast path does not know) falls back to Whoosh's own reading, with the
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from pickle import loads
 from typing import Any, NamedTuple
@@ -72,7 +73,7 @@ def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Pos
         return EMPTY
     m = reader._terms.matcher(fieldname, btext, field.format)
     if _FAST and type(m) is W3LeafMatcher and not m._byteids:
-        out = _read_blocks(m, values)
+        out = _read_raw(m, values) or _read_blocks(m, values)
     else:
         out = _read_matcher(m, values)
     if reader.has_deletions():
@@ -108,6 +109,62 @@ def _read_matcher(m: Any, values: bool) -> Postings:
     counts, flat = _positions(vals) if values else (None, None)
     return Postings(
         np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), counts, flat
+    )
+
+
+# A block on disk: its length (big-endian int, negative for a term's last block), Whoosh's
+# info tuple pickled with protocol 2 (ints, one float: MARK … TUPLE, a memo op, STOP), then
+# the data.
+_BLOCK_LENGTH = struct.Struct("!i")
+_BLOCK_INFO = re.compile(rb"\x80\x02\((?:K.|M..|J....|G.{8}|N|\x88|\x89)*t(?:q.)?\.", re.S)
+
+
+def _read_raw(m: W3LeafMatcher, values: bool) -> Postings | None:
+    """A posting list of raw blocks, walked here instead of by the matcher's ``_goto``
+    (which unpickles each block's info tuple); the ids of all blocks decoded by one
+    ``cumsum``. None when a block is not raw or its info not as expected."""
+    get = m._postfile.get
+    first = get(m._dataoffset, m._nextoffset - m._dataoffset)
+    if not blocks.is_raw(first):
+        return None
+    chunks = [first]
+    pos, last = m._nextoffset, m._lastblock
+    while not last:
+        length = _BLOCK_LENGTH.unpack(get(pos, 4))[0]
+        if length < 0:
+            last, length = True, -length
+        block = get(pos + 4, length)
+        info = _BLOCK_INFO.match(block)
+        if info is None or not blocks.is_raw(block[info.end() :]):
+            return None
+        chunks.append(block[info.end() :])
+        pos += 4 + length
+    deltas, weights, sizes = [], [], []
+    counts: list[np.ndarray] = []
+    flats: list[np.ndarray] = []
+    for data in chunks:
+        block_ids, block_weights = blocks.read_head(data)
+        n = len(block_ids)
+        sizes.append(n)
+        deltas.append(block_ids)
+        weights.append(
+            np.full(n, block_weights) if isinstance(block_weights, float) else block_weights
+        )
+        if values:
+            found = blocks.positions(data) or _positions(list(blocks.values(data)))
+            counts.append(found[0])
+            flats.append(found[1])
+    # each block's ids are deltas from 0: one cumsum over all, less each block's start
+    running = np.cumsum(np.concatenate(deltas), dtype=np.int64)
+    if len(chunks) > 1:
+        ends = np.cumsum(sizes)
+        base = np.concatenate(([0], running[ends[:-1] - 1]))
+        running -= np.repeat(base, sizes)
+    return Postings(
+        running,
+        np.concatenate(weights),
+        np.concatenate(counts) if values else None,
+        np.concatenate(flats) if values else None,
     )
 
 

@@ -4,6 +4,7 @@ the positions does."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -98,6 +99,31 @@ def test_read_is_what_whoosh_reads(index: SearchIndex, fieldname: str, word: str
         assert with_values.weights.tolist() == expected.weights.tolist()
         assert with_values.counts.tolist() == expected.counts.tolist()
         assert with_values.positions.tolist() == expected.positions.tolist()
+
+
+def test_raw_lists_walked_here_or_by_whoosh_read_the_same(index: SearchIndex, monkeypatch):
+    """Raw blocks are walked by postings._read_raw; when a block's info is not as expected
+    they are read block by block through the matcher instead, with the same result."""
+    for sub, _ in index.searcher().leaf_searchers():
+        reader = sub.reader()
+        fast = postings.read(reader, "body", "cai", values=True)
+        m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
+        walked = postings._read_raw(m, values=True)
+        assert (walked is None) == (not _is_raw(reader))
+        with monkeypatch.context() as patch:
+            patch.setattr(postings, "_BLOCK_INFO", re.compile(rb"(?!)"))
+            m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
+            one_block = m._lastblock
+            expect_none = not one_block or not _is_raw(reader)
+            assert (postings._read_raw(m, values=True) is None) == expect_none
+            slow = postings.read(reader, "body", "cai", values=True)
+        for a, b in zip(fast, slow, strict=True):
+            assert a.tolist() == b.tolist()
+
+
+def _is_raw(reader) -> bool:
+    m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
+    return blocks.is_raw(m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset))
 
 
 def test_read_keyword_fields(index: SearchIndex):
