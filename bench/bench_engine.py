@@ -93,6 +93,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--title", default="The Whoosh query engine against the one before, on the same index"
+    )
     args = parser.parse_args()
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,10 +120,12 @@ def main() -> int:
         totals = {results[n][0]["queries"][q]["total"] for n in names}
         rows.append((q, first[q]["total"], med[names[0]], med[names[1]], len(totals) == 1))
     lines = [
-        "## The Whoosh query engine against the one before, on the same index",
+        f"## {args.title}",
         "",
         f"Command: `python bench/bench_engine.py --index {args.index} --bodies {args.bodies} "
-        f"--baseline {args.baseline} --runs {args.runs} --rounds {args.rounds}` "
+        f"--baseline {args.baseline} --runs {args.runs} --rounds {args.rounds}"
+        + (f' --title "{args.title}"' if args.title != parser.get_default("title") else "")
+        + "` "
         f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
         f"{(time.time() - began) / 60:.0f} min). bench_web.py's 26 search-page queries (20 "
         "hits, facets, highlighted snippets), each engine in its own process, taking turns; "

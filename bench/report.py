@@ -31,6 +31,7 @@ SECTIONS = (
     "search_backends_100k",
     "search_backends_1m",
     "engine",
+    "engine_100k",
     "doctext",
     "docmeta",
     "units",
