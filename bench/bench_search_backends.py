@@ -79,6 +79,8 @@ def with_kinds(doc: IndexDoc) -> IndexDoc:
 def stream(n: int, skip: int = 0, chunk: int = 20_000) -> Iterator[list[IndexDoc]]:
     """The corpus's articles ``skip``..``n`` in lists of ``chunk`` (the generator is one
     random sequence: the skipped ones are generated and dropped, ~2,500/s)."""
+    if skip >= n:  # a finished build: nothing to generate
+        return
     c = Corpus()
     batch: list[IndexDoc] = []
     for i in range(n):
@@ -383,7 +385,7 @@ def render(res: dict[str, Any]) -> str:
     w, p = res["backends"]["whoosh"], res["backends"]["postgres"]
     n = res["articles"]
     lines = [
-        "## Search backends: Whoosh and PostgreSQL",
+        f"## Search backends at {n:,} articles: Whoosh and PostgreSQL",
         "",
         f"Command{'s' if len(res['commands']) > 1 else ''}: "
         + " and ".join(f"`{c}`" for c in res["commands"])
