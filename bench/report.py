@@ -32,6 +32,7 @@ SECTIONS = (
     "search_backends_1m",
     "engine",
     "engine_100k",
+    "engine_1m",
     "doctext",
     "docmeta",
     "units",
