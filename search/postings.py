@@ -139,33 +139,32 @@ def _read_raw(m: W3LeafMatcher, values: bool) -> Postings | None:
             return None
         chunks.append(block[info.end() :])
         pos += 4 + length
-    deltas, weights, sizes = [], [], []
-    counts: list[np.ndarray] = []
-    flats: list[np.ndarray] = []
-    for data in chunks:
-        block_ids, block_weights = blocks.read_head(data)
-        n = len(block_ids)
-        sizes.append(n)
-        deltas.append(block_ids)
-        weights.append(
-            np.full(n, block_weights) if isinstance(block_weights, float) else block_weights
-        )
-        if values:
-            found = blocks.positions(data) or _positions(list(blocks.values(data)))
-            counts.append(found[0])
-            flats.append(found[1])
+    parts = [_raw_block(data, values) for data in chunks]
+    sizes = [len(p.ids) for p in parts]
     # each block's ids are deltas from 0: one cumsum over all, less each block's start
-    running = np.cumsum(np.concatenate(deltas), dtype=np.int64)
+    running = np.cumsum(np.concatenate([p.ids for p in parts]), dtype=np.int64)
     if len(chunks) > 1:
         ends = np.cumsum(sizes)
         base = np.concatenate(([0], running[ends[:-1] - 1]))
         running -= np.repeat(base, sizes)
     return Postings(
         running,
-        np.concatenate(weights),
-        np.concatenate(counts) if values else None,
-        np.concatenate(flats) if values else None,
+        np.concatenate([p.weights for p in parts]),
+        np.concatenate([p.counts for p in parts]) if values else None,
+        np.concatenate([p.positions for p in parts]) if values else None,
     )
+
+
+def _raw_block(data: bytes, values: bool) -> Postings:
+    """One raw block as arrays: its id deltas (not yet summed), weights, and with
+    ``values`` its positions."""
+    deltas, weights = blocks.read_head(data)
+    if isinstance(weights, float):
+        weights = np.full(len(deltas), weights)
+    if not values:
+        return Postings(deltas, weights)
+    counts, flat = blocks.positions(data) or _positions(list(blocks.values(data)))
+    return Postings(deltas, weights, counts, flat)
 
 
 def _read_blocks(m: W3LeafMatcher, values: bool) -> Postings:
@@ -178,11 +177,11 @@ def _read_blocks(m: W3LeafMatcher, values: bool) -> Postings:
         n = m._blocklength
         data = get(m._dataoffset, m._nextoffset - m._dataoffset)
         if blocks.is_raw(data):
-            block_ids, block_weights = blocks.read_head(data)
+            block = _raw_block(data, values)
+            block_ids, block_weights = block.ids, block.weights
             if values:
-                found = blocks.positions(data) or _positions(list(blocks.values(data)))
-                counts.append(found[0])
-                flats.append(found[1])
+                counts.append(block.counts)
+                flats.append(block.positions)
         else:  # a block of an index written before: a (compressed) pickle
             head = None if values or n <= 3 else _head(data, m._compression, n)
             if head is None:
