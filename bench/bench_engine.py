@@ -6,7 +6,9 @@ a kept Whoosh index (``bench_search_backends.py --keep DIR`` makes one): bench_w
 search-page queries (20 hits, facets, highlighted snippets from the bodies), a warm-up call
 then ``--runs`` timed calls each. The engines take turns (``--rounds``), and each query's
 figure is the median of its calls over the rounds. Both engines must read the index: an
-index written before the raw posting blocks (search/blocks.py) is read by either.
+index written before the raw posting blocks (search/blocks.py) is read by either, and an
+engine before the word pairs (schema 5) reads an index that has them as if it had not
+(each child takes the index's schema version as its own).
 
     python bench/bench_engine.py --index DIR/whoosh-index --bodies DIR/whoosh-bodies.sqlite \\
         --baseline 8234365 --out bench/results/engine.md
@@ -38,7 +40,11 @@ tree, index, bodies, runs = sys.argv[1:5]
 sys.path[:0] = [tree, tree + "/bench"]  # the tree's own bench code puts the tree first too
 from bench_search_backends import Bodies, PER_PAGE, query_kwargs
 from bench_web import QUERIES
+import search.index
 from search.backend import WhooshBackend
+# the index's own schema version, whichever engine: an engine leaves alone the fields it does
+# not know (the word pairs of schema 5 for an engine before them)
+search.index.SCHEMA_VERSION = int((Path(index) / search.index.VERSION_FILE).read_text())
 backend = WhooshBackend(Path(index))
 texts_for = Bodies(Path(bodies)).texts_for if bodies else None
 started = time.perf_counter()

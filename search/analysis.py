@@ -39,6 +39,8 @@ from archive.text import FOLD_SAME_LENGTH, canonical_tones_nfc, nfc
 
 __all__ = [
     "EXACT_PREFIX",
+    "PAIR_SEPARATOR",
+    "PairAnalyzer",
     "QueryToken",
     "VietnameseAnalyzer",
     "VietnamesePositions",
@@ -46,10 +48,15 @@ __all__ = [
     "decode_positions",
     "encode_positions",
     "normalise_doc_number",
+    "pair_terms",
 ]
 
 EXACT_PREFIX = "="
 """Marks an exact-form (accented) token; never part of a folded token."""
+
+PAIR_SEPARATOR = " "
+"""Joins the two folded words of a word-pair term (:class:`PairAnalyzer`); never part of a
+token."""
 
 # The token pattern uses only character CLASSES (digits, letters, blanks) and fixed
 # punctuation, and the folding table maps letters to letters one-for-one, so the pattern finds
@@ -178,12 +185,12 @@ class VietnameseAnalyzer(Tokenizer):
     def position_lists(self, value: str, start_pos: int = 0) -> dict[str, list[int]]:
         """Indexing fast path: term -> positions for ``value``, the same terms and positions
         as ``__call__(value, positions=True)`` without Token objects or match objects."""
-        canon, folded = _prepare(nfc(value))
+        folded_tokens, canon_tokens = _token_lists(value)
         poses: dict[str, list[int]] = {}
         get = poses.get
         prefix = EXACT_PREFIX
         pos = start_pos
-        for f, c in zip(_TOKEN_FINDALL(folded), _TOKEN_FINDALL(canon), strict=True):
+        for f, c in zip(folded_tokens, canon_tokens, strict=True):
             if "/" in f:  # a document number (words never contain "/")
                 f, c = _normalise_folded_doc_number(f)  # c: the bare number
             elif f == c:
@@ -208,6 +215,120 @@ class VietnameseAnalyzer(Tokenizer):
                 lst.append(pos)
             pos += 1
         return poses
+
+
+# The token lists of the last text analysed: the body field and its word pairs are the same
+# text, analysed one after the other for each document (Whoosh indexes a document's fields in
+# name order), so the pairs reuse the body's tokens. A tuple, replaced whole: thread-safe.
+_last_tokens: tuple[str | None, tuple[list[str], list[str]]] = (None, ([], []))
+
+
+def _token_lists(value: str) -> tuple[list[str], list[str]]:
+    """(folded tokens, canonical tokens) of ``value``, as matched by the token pattern."""
+    global _last_tokens
+    last, tokens = _last_tokens
+    if last is value:
+        return tokens
+    canon, folded = _prepare(nfc(value))
+    tokens = (_TOKEN_FINDALL(folded), _TOKEN_FINDALL(canon))
+    _last_tokens = (value, tokens)
+    return tokens
+
+
+class PairAnalyzer(Tokenizer):
+    """The word pairs of a text, for phrase queries: one term per two adjacent folded words
+    (``cai cach``), at the position of the first. A phrase of two words is then one posting
+    list, and a longer phrase is checked on the positions of half as many, rarer terms
+    (``"a b c d"``: ``a b`` at p and ``c d`` at p + 2), where the words' positions would be
+    read for every document that has all the words (Elasticsearch's ``index_phrases`` is the
+    same idea). A document number pairs by its whole form and by its bare number, as both are
+    indexed at its position; exact (accented) forms are not paired: a phrase of exact forms
+    is checked on the words' positions.
+
+    Used by the ``pairs`` field (search.index) through :meth:`position_lists`, which reuses
+    the tokens the body field's :class:`VietnameseAnalyzer` just made of the same text.
+    """
+
+    version = 1
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: object,
+    ) -> Iterator[Token]:
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            yield t
+            return
+        at = sorted(
+            (pos, term) for term, poses in self.position_lists(value, start_pos).items()
+            for pos in poses
+        )  # fmt: skip
+        for pos, term in at:
+            t.original = t.text = term
+            t.boost = 1.0
+            if positions:
+                t.pos = pos
+            yield t
+
+    def position_lists(self, value: str, start_pos: int = 0) -> dict[str, list[int]]:
+        """Pair term -> positions (of its first word) in ``value``."""
+        poses: dict[str, list[int]] = {}
+        get = poses.get
+        sep = PAIR_SEPARATOR
+        prev: str | None = None
+        prev_bare: str | None = None  # the bare number of a document number just before
+        pos = start_pos - 1  # the position of prev
+        for f in _token_lists(value)[0]:
+            bare = None
+            if "/" in f:  # a document number: paired by its whole form and its bare number
+                f, bare = _normalise_folded_doc_number(f)
+            if prev is not None:
+                terms = [prev + sep + f]
+                if bare is not None:
+                    terms.append(prev + sep + bare)
+                if prev_bare is not None:
+                    terms.append(prev_bare + sep + f)
+                    if bare is not None:
+                        terms.append(prev_bare + sep + bare)
+                for term in terms:
+                    lst = get(term)
+                    if lst is None:
+                        poses[term] = [pos]
+                    else:
+                        lst.append(pos)
+            prev, prev_bare = f, bare
+            pos += 1
+        return poses
+
+
+def pair_terms(words: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
+    """(place, pair term) of the word pairs that cover a phrase of folded ``words`` (two or
+    more): the pairs at places 0, 2, 4, …, and the last pair when the length is odd, so that
+    every word is in one. The phrase is where each pair is at its place."""
+    n = len(words)
+    places = list(range(0, n - 1, 2))
+    if places[-1] != n - 2:
+        places.append(n - 2)
+    return [(i, words[i] + PAIR_SEPARATOR + words[i + 1]) for i in places]
 
 
 # A posting's positions are stored as a raw array of 32-bit little-endian integers (absolute

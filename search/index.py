@@ -34,7 +34,7 @@ from whoosh.writing import PostingPool
 
 from archive.docrefs import kind_slug
 from search import blocks
-from search.analysis import VietnameseAnalyzer, VietnamesePositions
+from search.analysis import PairAnalyzer, VietnameseAnalyzer, VietnamesePositions
 
 __all__ = [
     "IndexDoc",
@@ -64,8 +64,9 @@ MERGE_FACTOR = 10
 MAX_MERGED_DOCS = 100_000
 #: Bumped when fields change; an index of another version is rebuilt (it is derived data).
 #: 2: documents (attachments) beside articles, document kinds; 3: positions stored as raw
-#: 32-bit arrays (search.analysis.VietnamesePositions), for fast phrase checks.
-SCHEMA_VERSION = 4
+#: 32-bit arrays (search.analysis.VietnamesePositions), for fast phrase checks; 5: the
+#: ``pairs`` field (search.analysis.PairAnalyzer).
+SCHEMA_VERSION = 5
 VERSION_FILE = "PORTAL_ARCHIVE_SCHEMA"
 
 
@@ -245,6 +246,15 @@ def _text_field(ana: VietnameseAnalyzer, **kwargs: Any) -> TEXT:
     return f
 
 
+def _pair_field() -> TEXT:
+    """The body's word pairs with their positions, for phrases only: never scored (no
+    length column), never stored."""
+    f = TEXT(analyzer=PairAnalyzer(), phrase=True)
+    f.format = VietnamesePositions()
+    f.scorable = False
+    return f
+
+
 def make_schema() -> Schema:
     ana = VietnameseAnalyzer()
     return Schema(
@@ -254,6 +264,9 @@ def make_schema() -> Schema:
         # (one matcher per word, one phrase per quoted phrase); title only adds to the score.
         # Positions for phrases; never stored (the database has the text).
         body=_text_field(ana),
+        # body's adjacent folded words as one term ("cai cach"): a phrase is checked on these
+        # (search.analysis.PairAnalyzer), not on the positions of every one of its words
+        pairs=_pair_field(),
         lead=STORED(),
         url=STORED(),
         pub=STORED(),  # ISO date or datetime, to give back exactly what was indexed
@@ -297,6 +310,7 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         "id": doc.id,
         "title": doc.title,
         "body": body,
+        "pairs": body,  # the same object: its tokens are reused (search.analysis)
         "lead": doc.lead or "",
         "url": doc.url,
         "portal": doc.portal,

@@ -258,18 +258,23 @@ def _head(data: bytes, compression: int, n: int) -> tuple[tuple, Any] | None:
 _STRIDE = 1 << 32  # more positions than any document has
 
 
-def phrase_docs(words: list[Postings], candidates: np.ndarray) -> np.ndarray:
+def phrase_docs(
+    words: list[Postings], candidates: np.ndarray, places: list[int] | None = None
+) -> np.ndarray:
     """The documents among ``candidates`` (sorted local docnums) where the words occur
-    adjacent and in order, sorted.
+    adjacent and in order, sorted; ``places``: where each of ``words`` is in the phrase
+    (default: one after the other; the word pairs of a phrase are at 0, 2, …).
 
     Every posting list must have been read with ``values=True``. The word with the fewest
     positions goes first; each later one is decoded only for the documents still in the
     running.
     """
+    if places is None:
+        places = list(range(len(words)))
     alive = np.asarray(candidates, dtype=np.int64)
     starts: np.ndarray | None = None
     for i in sorted(range(len(words)), key=lambda i: float(words[i].weights.sum())):
-        keys = _keys(words[i], i, alive)
+        keys = _keys(words[i], places[i], alive)
         if starts is None:
             starts = keys
         elif len(keys):

@@ -44,13 +44,14 @@ from whoosh.util.times import datetime_to_long
 
 from archive.text import nfc
 from search import postings
-from search.analysis import QueryToken, analyze_query
+from search.analysis import EXACT_PREFIX, QueryToken, analyze_query, pair_terms
 from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 from search.snippets import snippet
 
 __all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse_query",
            "search", "search_ids"]  # fmt: skip
 
+_PAIRS = "pairs"  # the field of word pairs (search.index, search.analysis.PairAnalyzer)
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
 SORTS = ("relevance", "newest", "oldest")
 TYPES = ("article", "document")
@@ -483,27 +484,47 @@ class _Segment:
         self.parsed = parsed
         self.size = reader.doc_count_all()
         self._postings: dict[tuple[str, str], postings.Postings] = {}
-        self._phrase_words = set()
+        # the terms whose positions are read: the words of phrases not checked on pairs, and
+        # the pairs of phrases longer than two words
+        self._positions: set[tuple[str, str]] = set()
+        self._has_pairs = _PAIRS in reader.schema
         if parsed is not None:
-            self._phrase_words = {
-                (c.field, w)
-                for c in parsed.required + parsed.optional + parsed.excluded
-                if c.is_phrase
-                for w in c.words
-            }
+            for c in parsed.required + parsed.optional + parsed.excluded:
+                if not c.is_phrase:
+                    continue
+                if self._by_pairs(c):
+                    if len(c.words) > 2:
+                        self._positions.update((_PAIRS, t) for _, t in pair_terms(c.words))
+                else:
+                    self._positions.update((c.field, w) for w in c.words)
 
     def postings(self, fieldname: str, word: str) -> postings.Postings:
         key = (fieldname, word)
         p = self._postings.get(key)
         if p is None:
-            p = postings.read(self.reader, fieldname, word, values=key in self._phrase_words)
+            p = postings.read(self.reader, fieldname, word, values=key in self._positions)
             self._postings[key] = p
         return p
 
+    def _by_pairs(self, c: Clause) -> bool:
+        """Whether phrase ``c`` is checked on word pairs: a phrase of folded words in the
+        body, in an index that has them (schema 5 on)."""
+        return (
+            self._has_pairs
+            and c.field == "body"
+            and not any(w.startswith(EXACT_PREFIX) for w in c.words)
+        )
+
     def _phrase(self, c: Clause, among: np.ndarray) -> np.ndarray:
         """The documents of ``among`` (sorted local docnums) where the phrase is."""
-        words = [self.postings(c.field, w) for w in c.words]
-        return postings.phrase_docs(words, among)
+        if not self._by_pairs(c):
+            words = [self.postings(c.field, w) for w in c.words]
+            return postings.phrase_docs(words, among)
+        pairs = pair_terms(c.words)
+        lists = [self.postings(_PAIRS, term) for _, term in pairs]
+        if len(pairs) == 1:  # two words: the pair's documents are the phrase's
+            return among[_mask(self.size, lists[0].ids)[among]]
+        return postings.phrase_docs(lists, among, [place for place, _ in pairs])
 
     def matches(self, allowed: np.ndarray | None) -> np.ndarray:
         """Local docnums (sorted) of the live documents that match; ``allowed``: a boolean
@@ -519,6 +540,13 @@ class _Segment:
             found = np.flatnonzero(mask)
         else:
             lists = [self.postings(c.field, w).ids for c in required for w in c.words]
+            # a phrase's pairs too: a rare phrase of common words narrows the matches first
+            lists += [
+                self.postings(_PAIRS, t).ids
+                for c in required
+                if c.is_phrase and self._by_pairs(c)
+                for _, t in pair_terms(c.words)
+            ]
             lists.sort(key=len)
             found = lists[0]
             if allowed is not None:
