@@ -16,7 +16,7 @@ values)`` (protocol 2, or 4 as search.index wrote them): :func:`read` decompress
 unpickles only the ids and weights at the head of such a block unless ``values=True``
 (:func:`_head`; 20–40 ms per posting list of 100,000 documents against ~145 ms for whole
 blocks). Each block also costs a fixed ~30 µs (its header, a zlib object), so
-:mod:`search.index` writes 1,024 postings per block instead of Whoosh's 128.
+:mod:`search.index` writes 16,384 postings per block instead of Whoosh's 128.
 
 Anything unexpected (another Whoosh version, another codec, an inlined posting list, a block
 layout the fast path does not know) falls back to Whoosh's own reading, with the same result.
