@@ -10,8 +10,9 @@ import pytest
 
 import search.query as whoosh_query
 from search.analysis import PairAnalyzer, analyze_query, pair_terms
-from search.index import IndexDoc, SearchIndex
+from search.index import ENV_PAIRS, IndexDoc, SearchIndex
 from search.query import build_query, parse_query
+from tests.conftest import run_cli
 
 from .test_search import SMALL_DOCS, seed_docs
 
@@ -117,17 +118,37 @@ def test_pairs_are_read_not_the_words_positions(index: SearchIndex):
         assert ("title", "cai") in seg._positions
 
 
-def test_without_pairs_the_words_positions_give_the_same(index: SearchIndex, monkeypatch):
-    """An index without the pairs field (as if built before schema 5) checks phrases on
-    the words' positions, with the same results."""
-    with_pairs = {p: _engine(index, f'"{p}"') for p in PHRASES[:40]}
-    monkeypatch.setattr(whoosh_query, "_PAIRS", "no-such-field")
-    parsed = parse_query('"cải cách hành chính"')
-    sub, offset = next(iter(index.searcher().leaf_searchers()))
-    seg = whoosh_query._Segment(sub.reader(), offset, parsed)
-    assert ("body", "cai") in seg._positions
-    for phrase, expected in with_pairs.items():
-        assert _engine(index, f'"{phrase}"') == expected, phrase
+def test_an_index_without_pairs_finds_the_same(index: SearchIndex, tmp_path, monkeypatch):
+    """$PORTAL_ARCHIVE_PHRASE_PAIRS=off: a new index without the pairs field checks phrases
+    on the words' positions, with the same results."""
+    monkeypatch.setenv(ENV_PAIRS, "off")
+    plain = SearchIndex(tmp_path / "ix", procs=1)
+    try:
+        assert not plain.has_pairs and "pairs" not in plain.ix.schema
+        plain.update(seed_docs() + SMALL_DOCS + [PLAN])
+        parsed = parse_query('"cải cách hành chính"')
+        sub, offset = next(iter(plain.searcher().leaf_searchers()))
+        seg = whoosh_query._Segment(sub.reader(), offset, parsed)
+        assert ("body", "cai") in seg._positions
+        for phrase in PHRASES[:60] + ["ke hoach so 139", "hoach 139"]:
+            query = f'"{phrase}"'
+            assert _engine(plain, query) == _engine(index, query), phrase
+        monkeypatch.delenv(ENV_PAIRS)
+        # the setting counts when an index is made: this one goes on without pairs
+        plain.close()
+        plain = SearchIndex(tmp_path / "ix", procs=1)
+        assert not plain.has_pairs
+        plain.update([PLAN])
+    finally:
+        plain.close()
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_bad_pairs_setting_is_one_clear_error(tmp_path, value: str):
+    proc = run_cli("--data-dir", str(tmp_path), "index", env={ENV_PAIRS: value})
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"{ENV_PAIRS}='{value}': expected on or off" in proc.stderr
 
 
 def test_accented_exclusion_is_checked_on_exact_positions(index: SearchIndex):
