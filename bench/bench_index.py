@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from archive.text import clean  # noqa: E402
 from search.analysis import VietnameseAnalyzer  # noqa: E402
-from search.index import VN_TZ, IndexDoc, SearchIndex  # noqa: E402
+from search.index import ENV_PAIRS, VN_TZ, IndexDoc, SearchIndex  # noqa: E402
 from search.query import search  # noqa: E402
 
 SEEDS = Path(os.environ.get("PORTAL_ARCHIVE_SEEDS", "/work/shared/samples/seeds"))
@@ -192,9 +192,20 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def bench_whoosh(docs: list[IndexDoc], path: Path, **kwargs: int) -> float:
-    """One run: articles/s into a fresh SearchIndex at ``path`` (checked: no lost docs)."""
-    ix = SearchIndex(path, **kwargs)
+def bench_whoosh(docs: list[IndexDoc], path: Path, pairs: bool = True, **kwargs: int) -> float:
+    """One run: articles/s into a fresh SearchIndex at ``path`` (checked: no lost docs);
+    ``pairs``: with the word pairs of phrases (the default), or as
+    ``PORTAL_ARCHIVE_PHRASE_PAIRS=off`` makes it."""
+    saved = os.environ.get(ENV_PAIRS)
+    os.environ[ENV_PAIRS] = "on" if pairs else "off"
+    try:
+        ix = SearchIndex(path, **kwargs)
+    finally:
+        if saved is None:
+            del os.environ[ENV_PAIRS]
+        else:
+            os.environ[ENV_PAIRS] = saved
+    assert ix.has_pairs == pairs
     secs = timed(lambda: ix.update(docs))
     assert ix.doc_count() == len(docs), (ix.doc_count(), len(docs))
     assert len(ix.indexed_hashes()) == len(docs)
@@ -408,17 +419,22 @@ def main(argv: list[str] | None = None) -> int:
     # else on the machine hits all three alike; the ratio is computed per run.
     kwargs = {} if args.procs is None else {"procs": args.procs}
     ours_runs: list[float] = []
+    plain_runs: list[float] = []  # ours without the word pairs
     fts_runs: list[float] = []
     naive_runs: list[float] = []
     path = Path(tempfile.mkdtemp(prefix="bench-whoosh-"))
+    plain_path = Path(tempfile.mkdtemp(prefix="bench-whoosh-plain-"))
     for run in range(args.runs):
         shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(plain_path, ignore_errors=True)
         ours_runs.append(bench_whoosh(docs, path, **kwargs))
+        plain_runs.append(bench_whoosh(docs, plain_path, pairs=False, **kwargs))
         fts_runs.append(bench_fts5(docs))
         if not args.no_naive:
             naive_runs.append(bench_whoosh_naive(docs))
         print(
-            f"run {run + 1}: Whoosh (ours) {ours_runs[-1]:,.0f}/s, FTS5 {fts_runs[-1]:,.0f}/s"
+            f"run {run + 1}: Whoosh (ours) {ours_runs[-1]:,.0f}/s, without pairs "
+            f"{plain_runs[-1]:,.0f}/s, FTS5 {fts_runs[-1]:,.0f}/s"
             + (f", Whoosh (naive) {naive_runs[-1]:,.0f}/s" if naive_runs else ""),
             flush=True,
         )
@@ -432,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     size_mb = sum(f.stat().st_size for f in path.iterdir()) / 1e6
+    plain_mb = sum(f.stat().st_size for f in plain_path.iterdir()) / 1e6
+    shutil.rmtree(plain_path, ignore_errors=True)
+    vs_plain = statistics.median(o / q for o, q in zip(ours_runs, plain_runs, strict=True))
     rows = bench_search(path, docs, args.search_repeats)
     shutil.rmtree(path, ignore_errors=True)
     elapsed = time.perf_counter() - t_start
@@ -458,8 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| indexing | articles/s (median) | runs |",
         "|---|---|---|",
-        f"| Whoosh, `SearchIndex` (`VietnameseAnalyzer`, folded + exact forms, "
+        f"| Whoosh, `SearchIndex` (`VietnameseAnalyzer`, folded + exact forms, word pairs, "
         f"procs=2 multisegment) | {whoosh_rate:,.0f} | {runs_of(ours_runs)} |",
+        f"| the same without the word pairs (`PORTAL_ARCHIVE_PHRASE_PAIRS=off`) | "
+        f"{statistics.median(plain_runs):,.0f} | {runs_of(plain_runs)} |",
+        f"| with pairs / without (median of per-run ratios) | {vs_plain:.2f} | |",
     ]
     if naive is not None and vs_naive is not None:
         lines.append(
@@ -475,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| Whoosh (ours) / Whoosh (naive) | {vs_naive:.2f} | |")
     lines += [
         "",
-        f"Index size: {size_mb:.1f} MB for {len(docs):,} articles.",
+        f"Index size: {size_mb:.1f} MB for {len(docs):,} articles ({plain_mb:.1f} MB without "
+        "the word pairs).",
         "",
         "| analyzer alone | tokens/s | articles/s |",
         "|---|---|---|",

@@ -93,16 +93,16 @@ _BYTE_TO_LENGTH = [whoosh3.byte_to_length(b) for b in range(256)]
 
 
 def _lengths(perdoc: Any, fieldname: str) -> bytes | None:
-    """A W3PerDocReader's length column of ``fieldname``, read into memory once."""
+    """A W3PerDocReader's length column of ``fieldname``, read into memory once (None, also
+    remembered, for a field without lengths: the word pairs, which are never scored; asking
+    the reader again would look for the column's file on disk once per posting)."""
     cache = perdoc.__dict__.get("_pa_lengths")
     if cache is None:
         cache = perdoc.__dict__["_pa_lengths"] = {}
-    lengths = cache.get(fieldname)
-    if lengths is None:
-        reader = perdoc._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-        if reader is None:
-            return None
-        lengths = cache[fieldname] = bytes(reader)
+    if fieldname in cache:
+        return cache[fieldname]
+    reader = perdoc._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+    lengths = cache[fieldname] = None if reader is None else bytes(reader)
     return lengths
 
 
