@@ -369,11 +369,13 @@ What the numbers rest on (details in the module docstrings of `search/`):
   field length is read from memory instead of the on-disk column (Whoosh asks once per
   posting while writing, once per scored document while searching), and `PostingPool.add`
   lost its per-posting asserts. With the fast path: ~250-290/s -> ~340-390/s at 3,000.
-- **Search**: matching runs on one field with folded terms; title and exact-accent terms only
-  score (`AndMaybe`). Phrases use a position-set matcher instead of Whoosh's span matcher
-  (2-3x faster unscored on the phrase cases). Totals and facets count the unscored match set
-  with column values cached per searcher, instead of `groupedby` (which disables Whoosh's
-  block skipping) and `len(results)` (which re-runs the query and drops the filter).
+- **Word pairs**: the `pairs` field holds every two adjacent folded words as one term, made
+  from the body's tokens (`PairAnalyzer`); phrases are checked on them. They are what makes
+  "with pairs" slower to index than "without" (`PORTAL_ARCHIVE_PHRASE_PAIRS=off`).
+- **Search** (`search/query.py`, docs/search.md): whole posting lists read as numpy arrays,
+  matching on one field with folded terms (title and exact-accent terms only score),
+  Whoosh's BM25F computed term at a time, facets as `bincount`s of column codes cached per
+  searcher, phrases on the word pairs' positions.
 - The machine is shared with other sessions' benchmarks; runs are interleaved so a burst of
   load hits all engines alike, but single numbers can still move by 30% or more.
 - The generated corpus is far more repetitive than real articles (bigrams of five seed

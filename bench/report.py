@@ -33,6 +33,7 @@ SECTIONS = (
     "engine",
     "engine_100k",
     "engine_1m",
+    "engine_pairs_100k",
     "doctext",
     "docmeta",
     "units",
