@@ -107,7 +107,17 @@ def normalise_doc_number(s: str) -> str | None:
     return _normalise_folded_doc_number(m.group())[0]
 
 
-class VietnameseAnalyzer(Tokenizer):
+class _Stateless(Tokenizer):
+    """An analyzer the schema pickles into the index: no state, so any two are equal."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+class VietnameseAnalyzer(_Stateless):
     """Whoosh analyzer: folded + exact syllables, whole document numbers (see module doc).
 
     The schema pickles this object into the index, so it carries no state: all patterns are
@@ -118,12 +128,6 @@ class VietnameseAnalyzer(Tokenizer):
 
     def __init__(self) -> None:
         self.built_version = self.version  # pickled with the schema: which stream built it
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
     def __call__(  # noqa: C901 - one tight loop on purpose
         self,
@@ -235,7 +239,7 @@ def _token_lists(value: str) -> tuple[list[str], list[str]]:
     return tokens
 
 
-class PairAnalyzer(Tokenizer):
+class PairAnalyzer(_Stateless):
     """The word pairs of a text, for phrase queries: one term per two adjacent folded words
     (``cai cach``), at the position of the first. A phrase of two words is then one posting
     list, and a longer phrase is checked on the positions of half as many, rarer terms
@@ -246,16 +250,9 @@ class PairAnalyzer(Tokenizer):
     is checked on the words' positions.
 
     Used by the ``pairs`` field (search.index) through :meth:`position_lists`, which reuses
-    the tokens the body field's :class:`VietnameseAnalyzer` just made of the same text.
+    the tokens the body field's :class:`VietnameseAnalyzer` just made of the same text. A
+    change to the pairs bumps ``search.index.SCHEMA_VERSION`` (indexes are rebuilt).
     """
-
-    version = 1
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
     def __call__(
         self,
