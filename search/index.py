@@ -72,8 +72,9 @@ MAX_MERGED_DOCS = 100_000
 #: ``pairs`` field (search.analysis.PairAnalyzer).
 SCHEMA_VERSION = 5
 VERSION_FILE = "PORTAL_ARCHIVE_SCHEMA"
-#: ``off`` makes new indexes without the word pairs of phrases (``pairs``): indexing ~2.7x as
-#: fast and half the size, phrases checked on the words' positions (docs/search.md).
+#: ``off`` makes new indexes without the word pairs of phrases (``pairs``): indexing 1.6-1.8x as
+#: fast and the index half to two thirds the size; phrases checked on the words' positions
+#: (bench/results/search.md, search_generated.md; docs/search.md).
 ENV_PAIRS = "PORTAL_ARCHIVE_PHRASE_PAIRS"
 
 
