@@ -34,6 +34,7 @@ SECTIONS = (
     "engine_100k",
     "engine_1m",
     "engine_pairs_100k",
+    "engine_1m_terms",
     "doctext",
     "docmeta",
     "units",
