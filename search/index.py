@@ -331,7 +331,8 @@ def parse_pub(value: str | None) -> datetime | date | None:
     return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
 
 
-def _fields(doc: IndexDoc) -> dict[str, Any]:
+def _fields(doc: IndexDoc, pairs: bool = True) -> dict[str, Any]:
+    """The Whoosh fields of ``doc``; ``pairs``: with the body's word pairs."""
     topics = sorted({t.strip().lower() for t in doc.topics if t.strip()})
     kinds = sorted({kind_slug(k) for k in doc.doc_kinds if k.strip()})
     parts = [doc.title, doc.lead or "", doc.body, doc.unit, " ".join(doc.doc_numbers), doc.extra]
@@ -340,7 +341,6 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         "id": doc.id,
         "title": doc.title,
         "body": body,
-        "pairs": body,  # the same object: its tokens are reused (search.analysis)
         "lead": doc.lead or "",
         "url": doc.url,
         "portal": doc.portal,
@@ -349,6 +349,8 @@ def _fields(doc: IndexDoc) -> dict[str, Any]:
         "type": doc.type,
         "doc_kindset": " ".join(kinds),
     }
+    if pairs:
+        fields["pairs"] = body  # the same object: its tokens are reused (search.analysis)
     if topics:
         fields["topics"] = " ".join(topics)
     if kinds:
@@ -531,10 +533,7 @@ class SearchIndex:
                     for doc_id in stale:
                         writer.delete_by_term("id", doc_id, searcher=searcher)
                 for doc in by_id.values():
-                    fields = _fields(doc)
-                    if not self.has_pairs:
-                        del fields["pairs"]
-                    writer.add_document(**fields)
+                    writer.add_document(**_fields(doc, self.has_pairs))
             except BaseException:
                 writer.cancel()
                 raise
