@@ -5,8 +5,10 @@ weights, values)``. Unpickling a block builds one Python object per posting; rea
 and weights of 100,000 postings that way costs 37–47 ms even when the values are skipped
 (:mod:`search.postings`), and inflating a compressed head still ~4 ms: at 1,000,000 articles
 that is most of a search's time budget. Here the ids and weights are small uncompressed
-little-endian arrays at the head of the block, which numpy reads in place, and only the
-values (a posting's positions, needed for phrases only) are compressed, as arrays too::
+little-endian arrays at the head of the block, which numpy reads in place, and so are the
+values when they are a posting's positions (needed for phrases only; written uncompressed
+since zlib shrank them by only 1.4x and inflated them at ~70 MB/s, blocks of indexes
+written before have them compressed); other values are pickled and compressed::
 
     0xA7 'P'            2 bytes; never the first byte of a pickle (0x80) or a zlib stream (0x78)
     id_size             1 byte: 1, 2 or 4, the width of each id delta
@@ -17,7 +19,7 @@ values (a posting's positions, needed for phrases only) are compressed, as array
     values_kind         1 byte: 0 a pickle, 2 positions; +1 when zlib-compressed
     ids                 n unsigned id_size-byte integers: delta-encoded from 0, as Whoosh's
     weights             nothing, one float64, or n uint8, float32 or float64
-    values              the rest, compressed when the codec compresses: for a field with
+    values              the rest, compressed when values_kind says so: for a field with
                         positions (search.analysis.VietnamesePositions), the positions as
                         arrays: position_size (1 byte: 2 or 4), count_size (1 byte: 1, 2
                         or 4), n counts (positions per posting), then every posting's
@@ -151,15 +153,16 @@ def _values_bytes(data: bytes) -> tuple[bytes, int]:
 
 def positions(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     """(counts, positions) of a raw block of a field with positions: each posting's number
-    of positions, and all the positions in posting order (both int64); None for a block
-    whose values are not positions."""
+    of positions (int64), and all the positions in posting order (unsigned, as stored: read
+    in place when the block is not compressed); None for a block whose values are not
+    positions."""
     vbytes, vkind = _values_bytes(data)
     if vkind != 2:
         return None
     n = _HEADER.unpack_from(data)[3]
     psize, csize = vbytes[0], vbytes[1]
     counts = np.frombuffer(vbytes, dtype=f"<u{csize}", count=n, offset=2).astype(np.int64)
-    flat = np.frombuffer(vbytes, dtype=f"<u{psize}", offset=2 + n * csize).astype(np.int64)
+    flat = np.frombuffer(vbytes, dtype=f"<u{psize}", offset=2 + n * csize)
     return counts, flat
 
 

@@ -164,7 +164,11 @@ def _write_block(self: Any, last: bool = False) -> None:
     else:  # compressed or not, the block starts with blocks.MAGIC: the values are compressed
         deltas = list(whoosh3.delta_encode(self._ids))
         positions = isinstance(self._format, VietnamesePositions)
-        databytes = blocks.encode(deltas, self._weights, self._mini_values(), comp, positions)
+        # positions uncompressed: zlib shrank them by only 1.4x and inflated them at ~70
+        # MB/s, a third of a phrase's time (read in place instead, search/kernels.py)
+        databytes = blocks.encode(
+            deltas, self._weights, self._mini_values(), 0 if positions else comp, positions
+        )
     ids = self._ids
     infobytes = pickle.dumps(
         (

@@ -8,8 +8,9 @@ per posting and matcher; at 100,000 articles a seven-word query took 7.8 s, a ph
 into arrays is one C-level pass per block instead.
 
 Blocks written by :mod:`search.index` are in the raw layout of :mod:`search.blocks`: the ids
-and weights are read by ``np.frombuffer`` from the head of the decompressed block, and only
-the values (a posting's encoded positions) are unpickled, for the words of a phrase.
+and weights are read by ``np.frombuffer`` from the head of the block, and the positions after
+them (inflated first in blocks written before they were stored uncompressed) only for the words
+of a phrase.
 
 Blocks of indexes written before are Whoosh's zlib-compressed pickles of ``(ids, weights,
 values)`` (protocol 2, or 4 as search.index wrote them): :func:`read` decompresses and
@@ -35,7 +36,7 @@ import whoosh
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3LeafMatcher, W3TermsReader
 from whoosh.reading import TermNotFound
 
-from search import blocks
+from search import blocks, kernels
 
 __all__ = ["Postings", "phrase_docs", "read"]
 
@@ -53,7 +54,8 @@ _MEMO = {0x71: 2, 0x72: 5, 0x94: 1}  # BINPUT, LONG_BINPUT, MEMOIZE
 class Postings(NamedTuple):
     """One term's postings in one segment: local document numbers (ascending, deleted
     documents left out, int64), term weights (float64), and when asked for, each posting's
-    number of positions and all the positions in posting order (int64)."""
+    number of positions (int64) and all the positions in posting order (unsigned integers
+    as stored, or int64)."""
 
     ids: np.ndarray
     weights: np.ndarray
@@ -261,14 +263,11 @@ def _head(data: bytes, compression: int, n: int) -> tuple[tuple, Any] | None:
 
 # --- phrases ------------------------------------------------------------------------------------
 #
-# A phrase match is an intersection of integer keys ``doc * _STRIDE + start`` (start: where the
-# phrase would begin, the word's position minus its place in the phrase). One word's keys are
-# made by numpy from the stored values (raw 32-bit positions, see search.analysis) of every
-# document still in the running, joined into one buffer: ascending documents with ascending
-# positions give keys already sorted, so each intersection is a binary search of one sorted
-# array in another.
-
-_STRIDE = 1 << 32  # more positions than any document has
+# A phrase match is a start position in a document (where the phrase would begin: a word's
+# position minus its place in the phrase) that every word has. The rarest word gives the
+# (document, start) pairs of the candidates; each other word keeps those where it is at start +
+# its place: a merge of sorted positions per document (search.kernels), so a word's positions
+# are only looked at in the documents still in the running.
 
 
 def phrase_docs(
@@ -279,41 +278,23 @@ def phrase_docs(
     (default: one after the other; the word pairs of a phrase are at 0, 2, …).
 
     Every posting list must have been read with ``values=True``. The word with the fewest
-    positions goes first; each later one is decoded only for the documents still in the
-    running.
+    positions goes first.
     """
     if places is None:
         places = list(range(len(words)))
-    alive = np.asarray(candidates, dtype=np.int64)
-    starts: np.ndarray | None = None
-    for i in sorted(range(len(words)), key=lambda i: float(words[i].weights.sum())):
-        keys = _keys(words[i], places[i], alive)
-        if starts is None:
-            starts = keys
-        elif len(keys):
-            at = np.minimum(np.searchsorted(keys, starts), len(keys) - 1)
-            starts = starts[keys[at] == starts]
-        else:
-            starts = keys
-        if not len(starts):
-            return np.zeros(0, dtype=np.int64)
-        # A start below 0 (word i at a position < i) lands at the top of the previous
-        # document's key range, beyond any position it has: it never meets a start of
-        # another word, and the first word's starts are never below 0.
-        docs = starts >> 32  # sorted: unique by comparing neighbours
-        alive = docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
-    return alive
-
-
-def _keys(p: Postings, i: int, docs: np.ndarray) -> np.ndarray:
-    """``doc * _STRIDE + position - i`` for every position of the word in ``docs``,
-    ascending."""
-    assert p.counts is not None and p.positions is not None
-    if not len(docs) or not len(p.ids):
+    order = sorted(range(len(words)), key=lambda i: float(words[i].weights.sum()))
+    first = words[order[0]]
+    assert first.counts is not None and first.positions is not None
+    docs, starts = kernels.phrase_docs_first(
+        np.asarray(candidates, dtype=np.int64), first.ids, first.counts, first.positions,
+        places[order[0]],
+    )  # fmt: skip
+    for i in order[1:]:
+        if not len(docs):
+            break
+        p = words[i]
+        assert p.counts is not None and p.positions is not None
+        docs, starts = kernels.phrase_narrow(docs, starts, p.ids, p.counts, p.positions, places[i])
+    if not len(docs):
         return _NONE
-    wanted = np.zeros(max(int(docs[-1]), int(p.ids[-1])) + 1, dtype=bool)
-    wanted[docs] = True
-    keep = wanted[p.ids]
-    counts = p.counts[keep]
-    positions = p.positions[np.repeat(keep, p.counts)]
-    return positions + np.repeat(p.ids[keep] * _STRIDE - i, counts)
+    return docs[np.concatenate(([True], docs[1:] != docs[:-1]))]

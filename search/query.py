@@ -16,7 +16,8 @@ measurements): the query becomes :class:`Clause` s; each segment's posting lists
 whole as numpy arrays (:mod:`search.postings`, from the raw blocks of :mod:`search.blocks`),
 the match set is an intersection of sorted document numbers through boolean arrays of the
 segment's documents (phrases checked on the positions of the documents left), and the BM25F
-scores are summed term by term into a dense array of the segment's documents — the same
+scores are summed term by term into a dense array of the segment's documents (the per-posting
+loops compiled: :mod:`search.kernels`) — the same
 formula, parameters and statistics as Whoosh's ``BM25F``, operation for operation, so a page
 ranks as :func:`build_query` run by Whoosh would (tests/search check it). Filters are boolean
 arrays, facet counts a ``bincount`` of integer-coded column values, date sorting a rank array:
@@ -43,7 +44,7 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.util.times import datetime_to_long
 
 from archive.text import nfc
-from search import postings
+from search import kernels, postings
 from search.analysis import EXACT_PREFIX, QueryToken, analyze_query, pair_terms
 from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 from search.snippets import snippet
@@ -576,15 +577,27 @@ class _Segment:
         clause, per word, ``idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * fl / avgfl))`` with
         the collection's idf and average field length, times the clause's boost.
 
-        Term at a time over dense arrays of the segment's documents: each word's postings
-        cut down to the matches (where its clause counts), its factors computed for them at
-        once and added to the totals."""
+        Term at a time into a dense array of the segment's documents: each word's postings
+        where its clause counts (the matches; an optional phrase: where it is) add their
+        part to the totals in one compiled loop (:func:`search.kernels.add_bm25`)."""
         if self.parsed is None or not len(found):
             return np.zeros(min(limit, len(found))), found[:limit]
         data = _SearcherData.of(searcher)
         totals = np.zeros(self.size)
-        for idf, boost, ids, weights, fieldname in self._terms(searcher, found):
-            totals[ids] += self._part(data, idf, boost, ids, weights, fieldname)
+        for idf, boost, p, counted, fieldname in self._terms(searcher, found):
+            lengths = np.frombuffer(self.length_bytes(fieldname), np.uint8)
+            k1 = data.bm25_params(fieldname)[0]
+            kernels.add_bm25(
+                p.ids,
+                p.weights,
+                lengths,
+                data.bm25_norms(fieldname),
+                counted,
+                idf,
+                k1,
+                boost,
+                totals,
+            )
         scores = totals[found]
         if len(found) > limit:
             # every match scoring at least the limit-th best, so that ties keep index order
@@ -596,9 +609,10 @@ class _Segment:
 
     def _terms(
         self, searcher: Searcher, found: np.ndarray
-    ) -> Iterator[tuple[float, float, np.ndarray, np.ndarray, str]]:
-        """(idf, boost, docnums, weights, field) of each scoring word, its postings cut
-        down to the matches where its clause counts (an optional phrase: where it is)."""
+    ) -> Iterator[tuple[float, float, postings.Postings, np.ndarray, str]]:
+        """(idf, boost, postings, where it counts, field) of each scoring word: the boolean
+        array of the documents where its clause counts (the matches; an optional phrase:
+        the matches where it is)."""
         parsed = self.parsed
         assert parsed is not None
         is_match = _mask(self.size, found)
@@ -607,7 +621,7 @@ class _Segment:
             words = [self.postings(c.field, w) for w in c.words]
             if any(not len(p.ids) for p in words):
                 continue
-            counts = is_match
+            counted = is_match
             if optional and c.is_phrase:
                 among = found
                 for p in words:
@@ -615,32 +629,9 @@ class _Segment:
                 among = self._phrase(c, among)
                 if not len(among):
                     continue
-                counts = _mask(self.size, among)
+                counted = _mask(self.size, among)
             for word, p in zip(c.words, words, strict=True):
-                idf = searcher.idf(c.field, word)
-                if not optional and len(p.ids) == len(found):  # a required word: in them all
-                    yield idf, c.boost, p.ids, p.weights, c.field
-                    continue
-                keep = counts[p.ids]
-                if keep.any():
-                    yield idf, c.boost, p.ids[keep], p.weights[keep], c.field
-
-    def _part(
-        self,
-        data: _SearcherData,
-        idf: float,
-        boost: float,
-        ids: np.ndarray,
-        tf: np.ndarray,
-        field: str,
-    ) -> np.ndarray:
-        """Each posting's contribution to the score, in order: the expression of
-        ``whoosh.scoring.bm25``, operation for operation, times the idf (and then the
-        boost, as Whoosh's ``WrappingMatcher`` applies it)."""
-        k1 = data.bm25_params(field)[0]
-        norm = data.bm25_norms(field)[np.frombuffer(self.length_bytes(field), np.uint8)[ids]]
-        part = idf * ((tf * (k1 + 1)) / (tf + norm))
-        return part * boost if boost != 1.0 else part
+                yield searcher.idf(c.field, word), c.boost, p, counted, c.field
 
     def length_bytes(self, fieldname: str) -> bytes:
         """docnum -> the byte Whoosh stores for its length of ``fieldname``."""

@@ -74,6 +74,18 @@ def test_blocks_are_many(index: SearchIndex):
     assert blocks >= 5
 
 
+def test_positions_are_stored_uncompressed(index: SearchIndex):
+    # raw blocks: read in place (values kind 2, not 3); the older layouts: zlib'd pickles
+    reader = index.searcher().leaf_searchers()[0][0].reader()
+    m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
+    data = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+    if blocks.is_raw(data):
+        assert blocks._layout(data)[5] == 2
+        assert blocks.positions(data)[1].dtype == np.dtype("<u2")
+    else:
+        assert data[:1] == b"\x78"
+
+
 def _whoosh(reader, fieldname: str, word: str):
     m = reader.postings(fieldname, word)  # Whoosh's matcher, deleted documents filtered
     return postings._read_matcher(m, values=True)
