@@ -133,16 +133,15 @@ def whoosh_data(data: bytes) -> tuple[Any, Any, Any]:
 
 
 def read_head(data: bytes) -> tuple[np.ndarray, np.ndarray | float]:
-    """The id deltas (unsigned integers) and weights (a float64 array, or one float for
-    all) of a raw block, read in place."""
+    """The id deltas (unsigned integers) and weights (an array as stored: uint8 term
+    frequencies, float32 or float64; or one float for all) of a raw block, read in place."""
     n, size, kind, weights_at, _values_at, _vkind = _layout(data)
     deltas = np.frombuffer(data, dtype=_ID_TYPES[size][1], count=n, offset=_HEADER.size)
     if kind == 0:
         return deltas, 1.0
     if kind == 1:
         return deltas, struct.unpack_from("<d", data, weights_at)[0]
-    weights = np.frombuffer(data, dtype=_WEIGHT_TYPES[kind][1], count=n, offset=weights_at)
-    return deltas, weights.astype(np.float64)
+    return deltas, np.frombuffer(data, dtype=_WEIGHT_TYPES[kind][1], count=n, offset=weights_at)
 
 
 def _values_bytes(data: bytes) -> tuple[bytes, int]:

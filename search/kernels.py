@@ -20,9 +20,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["add_bm25", "phrase_docs_first", "phrase_narrow"]
+__all__ = ["add_bm25", "phrase_docs_first", "phrase_narrow", "running_sum"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@njit(**_JIT)
+def running_sum(deltas, out, at):  # noqa: ANN001, ANN201
+    """``out[at:at + len(deltas)]`` = the running sum of ``deltas`` (a block's document
+    numbers from their deltas; numpy's ``cumsum`` into int64 took ~8 ns a posting)."""
+    total = 0
+    for j in range(deltas.shape[0]):
+        total += deltas[j]
+        out[at + j] = total
 
 
 @njit(**_JIT)

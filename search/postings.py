@@ -53,7 +53,8 @@ _MEMO = {0x71: 2, 0x72: 5, 0x94: 1}  # BINPUT, LONG_BINPUT, MEMOIZE
 
 class Postings(NamedTuple):
     """One term's postings in one segment: local document numbers (ascending, deleted
-    documents left out, int64), term weights (float64), and when asked for, each posting's
+    documents left out, int64), term weights (float64, or as a raw block stores them: uint8
+    term frequencies, float32), and when asked for, each posting's
     number of positions (int64) and all the positions in posting order (unsigned integers
     as stored, or int64)."""
 
@@ -138,8 +139,8 @@ _BLOCK_INFO = re.compile(rb"\x80\x02\((?:K.|M..|J....|G.{8}|N|\x88|\x89)*t(?:q.)
 def _read_raw(get: Any, start: int, values: bool) -> Postings | None:
     """The posting list at ``start`` in the postings file (``get(offset, length)``) when its
     blocks are raw: walked from their lengths (Whoosh's matcher unpickles each block's info
-    tuple), the ids of all blocks decoded by one ``cumsum``. None when a block is not raw or
-    its info not as expected."""
+    tuple), the weights as stored. None when a block is not raw or its info not as
+    expected."""
     if get(start, 4) != WHOOSH3_HEADER_MAGIC:
         return None
     chunks = []
@@ -155,16 +156,15 @@ def _read_raw(get: Any, start: int, values: bool) -> Postings | None:
         chunks.append(block[info.end() :])
         pos += 4 + length
     parts = [_raw_block(data, values) for data in chunks]
-    sizes = [len(p.ids) for p in parts]
-    # each block's ids are deltas from 0: one cumsum over all, less each block's start
-    running = np.cumsum(np.concatenate([p.ids for p in parts]), dtype=np.int64)
-    if len(chunks) > 1:
-        ends = np.cumsum(sizes)
-        base = np.concatenate(([0], running[ends[:-1] - 1]))
-        running -= np.repeat(base, sizes)
+    # each block's ids are deltas from 0: summed into one array by a compiled loop
+    ids = np.empty(sum(len(p.ids) for p in parts), dtype=np.int64)
+    at = 0
+    for p in parts:
+        kernels.running_sum(p.ids, ids, at)
+        at += len(p.ids)
     return Postings(
-        running,
-        np.concatenate([p.weights for p in parts]),
+        ids,
+        parts[0].weights if len(parts) == 1 else np.concatenate([p.weights for p in parts]),
         np.concatenate([p.counts for p in parts]) if values else None,
         np.concatenate([p.positions for p in parts]) if values else None,
     )

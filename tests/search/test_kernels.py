@@ -12,7 +12,7 @@ from search import kernels, postings
 def _numpy_bm25(ids, tf, lengths, norms, counted, idf, k1, boost, totals):  # noqa: ANN001
     """The numpy passes search.query used before the kernel (the reference)."""
     keep = counted[ids]
-    ids, tf = ids[keep], tf[keep]
+    ids, tf = ids[keep], tf[keep].astype(np.float64)  # as read_head gave them before
     norm = norms[lengths[ids]]
     part = idf * ((tf * (k1 + 1)) / (tf + norm))
     totals[ids] += part * boost if boost != 1.0 else part
@@ -29,12 +29,20 @@ def test_add_bm25_is_numpy_bit_for_bit(seed: int, boost: float):
     want, got = np.zeros(n), np.zeros(n)
     for _ in range(4):  # several words added into the same totals, in the same order
         ids = np.sort(rng.choice(n, rng.integers(1, n), replace=False)).astype(np.int64)
-        tf = rng.integers(1, 40, len(ids)).astype(np.float64)
+        # term frequencies as raw blocks store them (uint8), or float weights
+        tf = rng.integers(1, 40, len(ids)).astype(np.uint8 if seed % 2 else np.float32)
         idf = float(rng.random() * 5 + 1)
         _numpy_bm25(ids, tf, lengths, norms, counted, idf, 1.2, boost, want)
         kernels.add_bm25(ids, tf, lengths, norms, counted, idf, 1.2, boost, got)
     assert got.tobytes() == want.tobytes()
     assert np.count_nonzero(got) > n // 2
+
+
+def test_running_sum():
+    deltas = np.array([3, 1, 255, 2], dtype=np.uint8)
+    out = np.full(7, -1, dtype=np.int64)
+    kernels.running_sum(deltas, out, 2)
+    assert out.tolist() == [-1, -1, 3, 4, 259, 261, -1]
 
 
 def _postings(rng: np.random.Generator, n_docs: int, vocab: int, length: int) -> dict:

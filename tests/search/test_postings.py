@@ -104,7 +104,7 @@ def test_read_is_what_whoosh_reads(index: SearchIndex, fieldname: str, word: str
             assert len(got.ids) == 0 and len(with_values.ids) == 0
             continue
         expected = _whoosh(reader, fieldname, word)
-        assert got.ids.dtype == np.int64 and got.weights.dtype == np.float64
+        assert got.ids.dtype == np.int64 and got.weights.dtype.kind in "uf"  # as stored
         assert got.ids.tolist() == expected.ids.tolist()
         assert got.weights.tolist() == expected.weights.tolist()
         assert with_values.ids.tolist() == expected.ids.tolist()
