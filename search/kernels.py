@@ -20,7 +20,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["add_bm25", "phrase_docs_first", "phrase_narrow", "running_sum"]
+__all__ = [
+    "add_bm25",
+    "count_codes",
+    "intersect",
+    "phrase_docs_first",
+    "phrase_narrow",
+    "running_sum",
+]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -110,3 +117,33 @@ def phrase_narrow(docs, starts, ids, counts, positions, place):  # noqa: ANN001,
                     keep[s] = True
         i = end
     return docs[keep], starts[keep]
+
+
+@njit(**_JIT)
+def intersect(found, ids, keep):  # noqa: ANN001, ANN201
+    """The documents of ``found`` that are (``keep``) or are not in ``ids`` (both sorted):
+    a merge, instead of a boolean array of the segment's documents per word."""
+    out = np.empty(found.shape[0], dtype=np.int64)
+    n = 0
+    j = 0
+    for i in range(found.shape[0]):
+        d = found[i]
+        while j < ids.shape[0] and ids[j] < d:
+            j += 1
+        if (j < ids.shape[0] and ids[j] == d) == keep:
+            out[n] = d
+            n += 1
+    return out[:n]
+
+
+@njit(**_JIT)
+def count_codes(docnums, codes, size):  # noqa: ANN001, ANN201
+    """Per column of ``codes`` (documents x facet columns, each value offset into one
+    range of ``size`` codes), how many of ``docnums`` have each code: every facet's counts
+    in one pass over the matches."""
+    counts = np.zeros(size, dtype=np.int64)
+    for i in range(docnums.shape[0]):
+        row = codes[docnums[i]]
+        for c in range(row.shape[0]):
+            counts[row[c]] += 1
+    return counts

@@ -282,6 +282,7 @@ class _SearcherData:
         self._params: dict[str, tuple[float, float, float]] = {}
         self._norms: dict[str, np.ndarray] = {}
         self._dates: tuple[np.ndarray, np.ndarray] | None = None
+        self._facets: tuple[np.ndarray, list[tuple[str, list[Any], int]]] | None = None
         self._terms: dict[str, frozenset[str]] = {}
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
 
@@ -321,6 +322,20 @@ class _SearcherData:
             )
             coded = self._codes[name] = (codes, list(labels))
         return coded
+
+    def facet_codes(self) -> tuple[np.ndarray, list[tuple[str, list[Any], int]]]:
+        """Every facet column's codes side by side (documents x facets, int32), each
+        offset by the codes of the columns before it, and (facet, labels, offset) per
+        column: :func:`search.kernels.count_codes` counts them all in one pass."""
+        if self._facets is None:
+            columns, parts, at = [], [], 0
+            for name, column in _FACET_COLUMNS.items():
+                codes, labels = self.codes(column)
+                columns.append((name, labels, at))
+                parts.append(codes + np.int32(at))
+                at += len(labels)
+            self._facets = (np.ascontiguousarray(np.stack(parts, axis=1)), columns)
+        return self._facets
 
     def dates(self) -> tuple[np.ndarray, np.ndarray]:
         """(dated, published): whether each document has a publication date, and the date
@@ -524,7 +539,7 @@ class _Segment:
         pairs = pair_terms(c.words)
         lists = [self.postings(_PAIRS, term) for _, term in pairs]
         if len(pairs) == 1:  # two words: the pair's documents are the phrase's
-            return among[_mask(self.size, lists[0].ids)[among]]
+            return kernels.intersect(among, lists[0].ids, True)
         return postings.phrase_docs(lists, among, [place for place, _ in pairs])
 
     def matches(self, allowed: np.ndarray | None) -> np.ndarray:
@@ -555,7 +570,7 @@ class _Segment:
             for ids in lists[1:]:
                 if not len(found):
                     return found
-                found = found[_mask(n, ids)[found]]
+                found = kernels.intersect(found, ids, True)
             for c in required:
                 if c.is_phrase and len(found):
                     found = self._phrase(c, found)
@@ -564,9 +579,9 @@ class _Segment:
                 if not len(found):
                     break
                 if c.is_phrase:
-                    found = found[~np.isin(found, self._phrase(c, found))]
+                    found = kernels.intersect(found, self._phrase(c, found), False)
                 else:
-                    found = found[~_mask(n, self.postings(c.field, c.words[0]).ids)[found]]
+                    found = kernels.intersect(found, self.postings(c.field, c.words[0]).ids, False)
         return found
 
     def best(
@@ -625,7 +640,7 @@ class _Segment:
             if optional and c.is_phrase:
                 among = found
                 for p in words:
-                    among = among[_mask(self.size, p.ids)[among]]
+                    among = kernels.intersect(among, p.ids, True)
                 among = self._phrase(c, among)
                 if not len(among):
                     continue
@@ -707,9 +722,10 @@ def _top(
 
 def _facet_counts(data: _SearcherData, docnums: np.ndarray) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for name, column in _FACET_COLUMNS.items():
-        codes, labels = data.codes(column)
-        per_code = np.bincount(codes[docnums], minlength=len(labels))
+    matrix, columns = data.facet_codes()
+    every = kernels.count_codes(docnums, matrix, columns[-1][2] + len(columns[-1][1]))
+    for name, labels, at in columns:
+        per_code = every[at : at + len(labels)]
         counts: Counter[str] = Counter()
         for code in np.flatnonzero(per_code).tolist():
             key, n = labels[code], int(per_code[code])

@@ -118,3 +118,25 @@ def test_phrase_docs_of_nothing():
     # "w w" at 4: positions 0 and 5 are not adjacent; in doc 1 one position only
     assert postings.phrase_docs([some, some], cands).tolist() == []
     assert postings.phrase_docs([some], cands).tolist() == [1, 4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_intersect_is_numpy(seed: int):
+    rng = np.random.default_rng(seed)
+    found = np.unique(rng.integers(0, 3_000, 1_500)).astype(np.int64)
+    ids = np.unique(rng.integers(0, 3_000, int(rng.integers(0, 2_500)))).astype(np.int64)
+    inside = np.isin(found, ids)
+    assert kernels.intersect(found, ids, True).tolist() == found[inside].tolist()
+    assert kernels.intersect(found, ids, False).tolist() == found[~inside].tolist()
+    assert kernels.intersect(found[:0], ids, True).tolist() == []
+    assert kernels.intersect(found, ids[:0], False).tolist() == found.tolist()
+
+
+def test_count_codes_is_bincount():
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 5, 1_000), rng.integers(0, 3, 1_000)
+    codes = np.ascontiguousarray(np.stack([a, b + 5], axis=1).astype(np.int32))
+    docnums = np.sort(rng.choice(1_000, 400, replace=False)).astype(np.int64)
+    counts = kernels.count_codes(docnums, codes, 8)
+    assert counts[:5].tolist() == np.bincount(a[docnums], minlength=5).tolist()
+    assert counts[5:].tolist() == np.bincount(b[docnums], minlength=3).tolist()
