@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,distributed]'
+	$(PY) -m search.warm  # compiles the search kernels once (numba caches them)
 	@touch $(STAMP)
 
 install: $(STAMP)
