@@ -10,6 +10,9 @@ index written before the raw posting blocks (search/blocks.py) is read by either
 engine before the word pairs (schema 5) reads an index that has them as if it had not
 (each child takes the index's schema version as its own).
 
+With ``--baseline-index`` it compares two indexes of the same articles instead (written by
+different code, e.g. positions compressed or not), this tree's engine on both.
+
     python bench/bench_engine.py --index DIR/whoosh-index --bodies DIR/whoosh-bodies.sqlite \\
         --baseline 8234365 --out bench/results/engine.md
 """
@@ -100,6 +103,13 @@ def main() -> int:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--bodies", type=Path)
     parser.add_argument("--baseline", default="8234365")
+    parser.add_argument(
+        "--baseline-index",
+        type=Path,
+        help="compare two indexes of the same articles instead: this tree on this index "
+        "(its bodies: --baseline-bodies) against this tree on --index",
+    )
+    parser.add_argument("--baseline-bodies", type=Path)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path)
@@ -109,18 +119,28 @@ def main() -> int:
     args = parser.parse_args()
     began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        engines = {
-            f"baseline ({args.baseline})": tree_at(args.baseline, Path(tmp)),
-            "this tree": ROOT,
-        }
+        if args.baseline_index:
+            engines = {
+                f"{args.baseline_index.parent.name}": (
+                    ROOT, args.baseline_index, args.baseline_bodies
+                ),
+                f"{args.index.parent.name}": (ROOT, args.index, args.bodies),
+            }  # fmt: skip
+        else:
+            engines = {
+                f"baseline ({args.baseline})": (
+                    tree_at(args.baseline, Path(tmp)), args.index, args.bodies
+                ),
+                "this tree": (ROOT, args.index, args.bodies),
+            }  # fmt: skip
         results: dict[str, list[dict]] = {name: [] for name in engines}
         for r in range(args.rounds):
             # the order swapped every round: run with the same code on both sides (--baseline
             # HEAD), the engine that always ran second was 1.14x slower at the median
             order = list(engines.items())
-            for name, tree in order if r % 2 == 0 else reversed(order):
+            for name, (tree, index, bodies) in order if r % 2 == 0 else reversed(order):
                 print(f"round {r + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
-                results[name].append(run_engine(tree, args.index, args.bodies, args.runs))
+                results[name].append(run_engine(tree, index, bodies, args.runs))
     names = list(engines)
     rows, every = [], {n: [] for n in names}
     first = results[names[0]][0]["queries"]
@@ -136,7 +156,12 @@ def main() -> int:
         f"## {args.title}",
         "",
         f"Command: `python bench/bench_engine.py --index {args.index} --bodies {args.bodies} "
-        f"--baseline {args.baseline} --runs {args.runs} --rounds {args.rounds}"
+        + (
+            f"--baseline-index {args.baseline_index} --baseline-bodies {args.baseline_bodies} "
+            if args.baseline_index
+            else f"--baseline {args.baseline} "
+        )
+        + f"--runs {args.runs} --rounds {args.rounds}"
         + (f' --title "{args.title}"' if args.title != parser.get_default("title") else "")
         + "` "
         f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
