@@ -162,9 +162,11 @@ def _read_raw(get: Any, start: int, values: bool) -> Postings | None:
     for p in parts:
         kernels.running_sum(p.ids, ids, at)
         at += len(p.ids)
+    if len(parts) == 1:  # a list of one block: its arrays as read
+        return Postings(ids, parts[0].weights, parts[0].counts, parts[0].positions)
     return Postings(
         ids,
-        parts[0].weights if len(parts) == 1 else np.concatenate([p.weights for p in parts]),
+        np.concatenate([p.weights for p in parts]),
         np.concatenate([p.counts for p in parts]) if values else None,
         np.concatenate([p.positions for p in parts]) if values else None,
     )
