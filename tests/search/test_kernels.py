@@ -140,3 +140,15 @@ def test_count_codes_is_bincount():
     counts = kernels.count_codes(docnums, codes, 8)
     assert counts[:5].tolist() == np.bincount(a[docnums], minlength=5).tolist()
     assert counts[5:].tolist() == np.bincount(b[docnums], minlength=3).tolist()
+
+
+def test_warm_compiles_every_argument_type():
+    from search import warm
+
+    assert warm.warm() > 0
+    # ids of 1, 2 and 4 bytes; weights uint8, float32, float64; positions of 2, 4, 8 bytes:
+    # each read-only (read in place from a block) and writable
+    assert len(kernels.running_sum.signatures) >= 6
+    assert len(kernels.add_bm25.signatures) >= 6
+    assert len(kernels.phrase_narrow.signatures) >= 6
+    assert kernels.intersect.signatures and kernels.count_codes.signatures
