@@ -11,7 +11,8 @@ engine before the word pairs (schema 5) reads an index that has them as if it ha
 (each child takes the index's schema version as its own).
 
 With ``--baseline-index`` it compares two indexes of the same articles instead (written by
-different code, e.g. positions compressed or not), this tree's engine on both.
+different code, e.g. positions compressed or not), this tree's engine on both, in one
+process calling each in turn.
 
     python bench/bench_engine.py --index DIR/whoosh-index --bodies DIR/whoosh-bodies.sqlite \\
         --baseline 8234365 --out bench/results/engine.md
@@ -39,7 +40,7 @@ from bench_search_backends import pctl  # noqa: E402 - the same percentile as th
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-tree, index, bodies, runs = sys.argv[1:5]
+tree, runs, *indexes = sys.argv[1:]  # then index, bodies (, index, bodies: taking turns)
 sys.path[:0] = [tree, tree + "/bench"]  # the tree's own bench code puts the tree first too
 from bench_search_backends import Bodies, PER_PAGE, query_kwargs
 from bench_web import QUERIES
@@ -48,28 +49,32 @@ from search.backend import WhooshBackend
 # the index's own schema version, whichever engine: an engine leaves alone the fields it does
 # not know (the word pairs of schema 5 for an engine before them; the pickled schema names
 # their analyzer, which such an engine only needs to exist, never runs)
-search.index.SCHEMA_VERSION = int((Path(index) / search.index.VERSION_FILE).read_text())
+search.index.SCHEMA_VERSION = int((Path(indexes[0]) / search.index.VERSION_FILE).read_text())
 if not hasattr(search.analysis, "PairAnalyzer"):
     from whoosh.analysis import Tokenizer
     search.analysis.PairAnalyzer = type("PairAnalyzer", (Tokenizer,), {})
-backend = WhooshBackend(Path(index))
-texts_for = Bodies(Path(bodies)).texts_for if bodies else None
-started = time.perf_counter()
-backend.search("x", per_page=PER_PAGE)
-out = {"first_s": time.perf_counter() - started, "queries": {}}
+sides = []
+for index, bodies in zip(indexes[::2], indexes[1::2]):
+    backend = WhooshBackend(Path(index))
+    texts_for = Bodies(Path(bodies)).texts_for if bodies else None
+    started = time.perf_counter()
+    backend.search("x", per_page=PER_PAGE)
+    sides.append((backend, texts_for, {"first_s": time.perf_counter() - started, "queries": {}}))
 for name, pairs in QUERIES:
     q, kw = query_kwargs(pairs)
-    result = backend.search(q, per_page=PER_PAGE, texts_for=texts_for, **kw)
-    times = []
-    for _ in range(int(runs)):
-        t = time.perf_counter()
-        backend.search(q, per_page=PER_PAGE, texts_for=texts_for, **kw)
-        times.append(time.perf_counter() - t)
-    out["queries"][name] = {"total": result.total, "first": [h.id for h in result.hits[:5]],
-                            "times": times}
-    print(f"  {name:32} {result.total:>8,} {1000 * min(times):9.1f} ms", file=sys.stderr,
-          flush=True)
-print(json.dumps(out))
+    times = {id(out): [] for _, _, out in sides}
+    for backend, texts_for, out in sides:
+        result = backend.search(q, per_page=PER_PAGE, texts_for=texts_for, **kw)
+        out["queries"][name] = {"total": result.total, "first": [h.id for h in result.hits[:5]],
+                                "times": times[id(out)]}
+    for r in range(int(runs)):  # several indexes: one call each in turn, the order swapped
+        for backend, texts_for, out in sides if r % 2 == 0 else sides[::-1]:
+            t = time.perf_counter()
+            backend.search(q, per_page=PER_PAGE, texts_for=texts_for, **kw)
+            times[id(out)].append(time.perf_counter() - t)
+    print(f"  {name:32} " + " ".join(f"{1000 * min(t):9.1f} ms" for t in times.values()),
+          file=sys.stderr, flush=True)
+print(json.dumps([out for _, _, out in sides]))
 """
 
 
@@ -87,9 +92,12 @@ def tree_at(rev: str, into: Path) -> Path:
     return into
 
 
-def run_engine(tree: Path, index: Path, bodies: Path | None, runs: int) -> dict:
+def run_engine(tree: Path, runs: int, *sides: tuple[Path, Path | None]) -> list[dict]:
+    """The figures of the engine at ``tree`` on each (index, bodies) of ``sides``, in one
+    process (several: one call each in turn)."""
+    args = [str(x or "") for side in sides for x in side]
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tree), str(index), str(bodies or ""), str(runs)],
+        [sys.executable, "-c", CHILD, str(tree), str(runs), *args],
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -138,9 +146,17 @@ def main() -> int:
             # the order swapped every round: run with the same code on both sides (--baseline
             # HEAD), the engine that always ran second was 1.14x slower at the median
             order = list(engines.items())
-            for name, (tree, index, bodies) in order if r % 2 == 0 else reversed(order):
+            if r % 2:
+                order.reverse()
+            if args.baseline_index:  # one engine: both indexes in one process, in turn
+                print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
+                outs = run_engine(ROOT, args.runs, *((i, b) for _, (_, i, b) in order))
+                for (name, _), out in zip(order, outs, strict=True):
+                    results[name].append(out)
+                continue
+            for name, (tree, index, bodies) in order:
                 print(f"round {r + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
-                results[name].append(run_engine(tree, index, bodies, args.runs))
+                results[name].append(run_engine(tree, args.runs, (index, bodies))[0])
     names = list(engines)
     rows, every = [], {n: [] for n in names}
     first = results[names[0]][0]["queries"]
@@ -166,8 +182,13 @@ def main() -> int:
         + "` "
         f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
         f"{(time.time() - began) / 60:.0f} min). bench_web.py's 26 search-page queries (20 "
-        "hits, facets, highlighted snippets), each engine in its own process, taking turns "
-        "(which goes first swapped every round); medians of every call.",
+        "hits, facets, highlighted snippets), "
+        + (
+            "this tree's engine on both indexes in one process, one call each in turn"
+            if args.baseline_index
+            else "each engine in its own process, taking turns"
+        )
+        + " (which goes first swapped every round); medians of every call.",
         "",
         f"| ms | {names[0]} | {names[1]} | ratio |",
         "|---|---:|---:|---:|",

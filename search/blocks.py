@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAGIC", "encode", "is_raw", "positions", "read_head", "values", "whoosh_data"]
+__all__ = ["MAGIC", "encode", "head_size", "is_raw", "positions", "read_head", "values",
+           "whoosh_data"]  # fmt: skip
 
 MAGIC = b"\xa7P"
 _HEADER = struct.Struct("<2sBBIB")
@@ -112,6 +113,14 @@ def _layout(data: bytes) -> tuple[int, int, int, int, int, int]:
     weights_at = _HEADER.size + n * size
     values_at = weights_at + (0 if kind == 0 else 8 if kind == 1 else n * _WEIGHT_TYPES[kind][2])
     return n, size, kind, weights_at, values_at, vkind
+
+
+def head_size(data: bytes) -> int | None:
+    """How many bytes of a raw block's data its header, ids and weights take (what
+    :func:`read_head` reads), from the data's first bytes; None when fewer than a header."""
+    if len(data) < _HEADER.size:
+        return None
+    return _layout(data)[4]
 
 
 def whoosh_data(data: bytes) -> tuple[Any, Any, Any]:

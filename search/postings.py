@@ -133,6 +133,7 @@ def _read_matcher(m: Any, values: bool) -> Postings:
 # info tuple pickled with protocol 2 (ints, one float: MARK … TUPLE, a memo op, STOP), then
 # the data.
 _BLOCK_LENGTH = struct.Struct("!i")
+_PEEK = 96  # bytes enough for a block's info (~40) and its data's header (9)
 _BLOCK_INFO = re.compile(rb"\x80\x02\((?:K.|M..|J....|G.{8}|N|\x88|\x89)*t(?:q.)?\.", re.S)
 
 
@@ -149,11 +150,16 @@ def _read_raw(get: Any, start: int, values: bool) -> Postings | None:
         length = _BLOCK_LENGTH.unpack(get(pos, 4))[0]
         if length < 0:
             last, length = True, -length
-        block = get(pos + 4, length)
-        info = _BLOCK_INFO.match(block)
-        if info is None or not blocks.is_raw(block[info.end() : info.end() + 2]):
+        # the block's info and the head of its data first: without values, only the ids
+        # and weights are copied out of the file, not the positions after them
+        peek = get(pos + 4, min(length, _PEEK))
+        info = _BLOCK_INFO.match(peek)
+        if info is None or not blocks.is_raw(peek[info.end() : info.end() + 2]):
             return None
-        chunks.append(block[info.end() :])
+        size = length - info.end()
+        if not values:
+            size = min(size, blocks.head_size(peek[info.end() :]) or size)
+        chunks.append(get(pos + 4 + info.end(), size))
         pos += 4 + length
     parts = [_raw_block(data, values) for data in chunks]
     # each block's ids are deltas from 0: summed into one array by a compiled loop
