@@ -20,14 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = [
-    "add_bm25",
-    "count_codes",
-    "intersect",
-    "phrase_docs_first",
-    "phrase_narrow",
-    "running_sum",
-]
+__all__ = ["add_bm25", "count_codes", "intersect", "phrase_docs", "running_sum"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -58,65 +51,55 @@ def add_bm25(ids, tf, lengths, norms, counted, idf, k1, boost, totals):  # noqa:
 
 
 @njit(**_JIT)
-def phrase_docs_first(candidates, ids, counts, positions, place):  # noqa: ANN001, ANN201
-    """(docs, starts): for each of ``candidates`` (sorted docnums) that has the word, each
-    start its positions give the phrase (position minus the word's ``place`` in it), in
-    document then position order."""
+def phrase_docs(candidates, ids, id_off, pstart, positions, places):  # noqa: ANN001, ANN201
+    """The documents of ``candidates`` (sorted docnums) where each word ``w`` is at start +
+    ``places[w]`` for some start: a document at a time, word 0's positions giving the starts
+    (the rarest word first), each other word's sorted positions in the document binary
+    searched, the document taken at its first full match.
+
+    The words are packed: word ``w``'s document numbers are ``ids[id_off[w]:id_off[w + 1]]``,
+    and its posting ``j`` (an index of ``ids``) has the positions
+    ``positions[pstart[j + w]:pstart[j + w + 1]]``."""
+    words = places.shape[0]
+    cursor = id_off[:words].copy()
+    out = np.empty(candidates.shape[0], dtype=np.int64)
     n = 0
-    j = 0
-    for c in range(candidates.shape[0]):  # first the size
-        d = candidates[c]
-        while j < ids.shape[0] and ids[j] < d:
-            j += 1
-        if j < ids.shape[0] and ids[j] == d:
-            n += counts[j]
-    docs = np.empty(n, dtype=np.int64)
-    starts = np.empty(n, dtype=np.int64)
-    k = 0
-    j = 0
-    at = 0  # where posting j's positions begin
     for c in range(candidates.shape[0]):
         d = candidates[c]
-        while j < ids.shape[0] and ids[j] < d:
-            at += counts[j]
-            j += 1
-        if j < ids.shape[0] and ids[j] == d:
-            for q in range(at, at + counts[j]):
-                docs[k] = d
-                starts[k] = positions[q] - place
-                k += 1
-    return docs, starts
-
-
-@njit(**_JIT)
-def phrase_narrow(docs, starts, ids, counts, positions, place):  # noqa: ANN001, ANN201
-    """The (docs, starts) of the phrase, from :func:`phrase_docs_first`'s or an earlier
-    narrowing, that also have this word at ``start + place``: a merge of the sorted starts
-    with the word's sorted positions in each document."""
-    keep = np.zeros(docs.shape[0], dtype=np.bool_)
-    j = 0
-    at = 0
-    i = 0
-    while i < docs.shape[0]:
-        d = docs[i]
-        end = i  # the run of starts in document d
-        while end < docs.shape[0] and docs[end] == d:
-            end += 1
-        while j < ids.shape[0] and ids[j] < d:
-            at += counts[j]
-            j += 1
-        if j < ids.shape[0] and ids[j] == d:
-            q, last = at, at + counts[j]
-            for s in range(i, end):
-                want = starts[s] + place
-                while q < last and positions[q] < want:
-                    q += 1
-                if q == last:
+        present = True
+        for w in range(words):
+            j, end = cursor[w], id_off[w + 1]
+            while j < end and ids[j] < d:
+                j += 1
+            cursor[w] = j
+            if j == end or ids[j] != d:
+                present = False
+                break
+        if not present:
+            continue
+        j0 = cursor[0]
+        for q in range(pstart[j0], pstart[j0 + 1]):
+            start = positions[q] - places[0]
+            every = True
+            for w in range(1, words):
+                j = cursor[w]
+                lo, hi = pstart[j + w], pstart[j + w + 1]
+                want = start + places[w]
+                end = hi
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if positions[mid] < want:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo == end or positions[lo] != want:
+                    every = False
                     break
-                if positions[q] == want:
-                    keep[s] = True
-        i = end
-    return docs[keep], starts[keep]
+            if every:
+                out[n] = d
+                n += 1
+                break
+    return out[:n]
 
 
 @njit(**_JIT)

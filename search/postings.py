@@ -272,10 +272,10 @@ def _head(data: bytes, compression: int, n: int) -> tuple[tuple, Any] | None:
 # --- phrases ------------------------------------------------------------------------------------
 #
 # A phrase match is a start position in a document (where the phrase would begin: a word's
-# position minus its place in the phrase) that every word has. The rarest word gives the
-# (document, start) pairs of the candidates; each other word keeps those where it is at start +
-# its place: a merge of sorted positions per document (search.kernels), so a word's positions
-# are only looked at in the documents still in the running.
+# position minus its place in the phrase) that every word has. The words' postings are packed
+# into flat arrays, the rarest word first, and search.kernels.phrase_docs checks a document at
+# a time: the rarest word's positions give the starts, the others' sorted positions are
+# binary searched, and a document is taken at its first full match.
 
 
 def phrase_docs(
@@ -290,19 +290,27 @@ def phrase_docs(
     """
     if places is None:
         places = list(range(len(words)))
-    order = sorted(range(len(words)), key=lambda i: float(words[i].weights.sum()))
-    first = words[order[0]]
-    assert first.counts is not None and first.positions is not None
-    docs, starts = kernels.phrase_docs_first(
-        np.asarray(candidates, dtype=np.int64), first.ids, first.counts, first.positions,
-        places[order[0]],
-    )  # fmt: skip
-    for i in order[1:]:
-        if not len(docs):
-            break
-        p = words[i]
-        assert p.counts is not None and p.positions is not None
-        docs, starts = kernels.phrase_narrow(docs, starts, p.ids, p.counts, p.positions, places[i])
-    if not len(docs):
+    if not len(candidates) or any(not len(p.ids) for p in words):
         return _NONE
-    return docs[np.concatenate(([True], docs[1:] != docs[:-1]))]
+    order = sorted(range(len(words)), key=lambda i: float(words[i].weights.sum()))
+    packed = [words[i] for i in order]
+    sizes = [len(p.ids) for p in packed]
+    id_off = np.zeros(len(packed) + 1, dtype=np.int64)
+    id_off[1:] = np.cumsum(sizes)
+    pstart, base = [], 0
+    for p in packed:
+        assert p.counts is not None and p.positions is not None
+        starts = np.empty(len(p.ids) + 1, dtype=np.int64)
+        starts[0] = base
+        np.cumsum(p.counts, out=starts[1:])
+        starts[1:] += base
+        pstart.append(starts)
+        base += len(p.positions)
+    return kernels.phrase_docs(
+        np.asarray(candidates, dtype=np.int64),
+        np.concatenate([p.ids for p in packed]),
+        id_off,
+        np.concatenate(pstart),
+        np.concatenate([p.positions for p in packed], dtype=np.int64),
+        np.array([places[i] for i in order], dtype=np.int64),
+    )

@@ -45,7 +45,7 @@ from whoosh.util.times import datetime_to_long
 
 from archive.text import nfc
 from search import kernels, postings
-from search.analysis import EXACT_PREFIX, QueryToken, analyze_query, pair_terms
+from search.analysis import EXACT_PREFIX, PAIR_SEPARATOR, QueryToken, analyze_query, pair_terms
 from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 from search.snippets import snippet
 
@@ -556,12 +556,15 @@ class _Segment:
             found = np.flatnonzero(mask)
         else:
             lists = [self.postings(c.field, w).ids for c in required for w in c.words]
-            # a phrase's pairs too: a rare phrase of common words narrows the matches first
+            # a phrase's pairs too, all of them (the positions are read for those that cover
+            # it only): a rare phrase of common words narrows the matches first, and few
+            # documents with every pair of a phrase lack the phrase, whose positions are then
+            # checked in the documents that have it
             lists += [
-                self.postings(_PAIRS, t).ids
+                self.postings(_PAIRS, a + PAIR_SEPARATOR + b).ids
                 for c in required
                 if c.is_phrase and self._by_pairs(c)
-                for _, t in pair_terms(c.words)
+                for a, b in zip(c.words, c.words[1:], strict=False)
             ]
             lists.sort(key=len)
             found = lists[0]

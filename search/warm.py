@@ -42,19 +42,21 @@ def _kinds(values: list[int], dtypes: tuple[str, ...]) -> list[np.ndarray]:
 
 def _every_type() -> None:
     """Each kernel with each type of array a segment can give it: id deltas of 1, 2 or 4
-    bytes, weights as uint8, float32 or float64, positions of 2 or 4 bytes (or int64 from
-    older blocks), each read-only or not. The small index does not have them all."""
+    bytes, weights as uint8, float32 or float64, each read-only or not. The small index
+    does not have them all."""
     ids = np.array([0, 2, 3], dtype=np.int64)
-    counts = np.array([1, 2, 1], dtype=np.int64)
     lengths = np.frombuffer(bytes(4), dtype=np.uint8)
     norms, counted, totals = np.ones(256), np.ones(4, dtype=bool), np.zeros(4)
     for deltas in _kinds([0, 2, 1], ("<u1", "<u2", "<u4")):
         kernels.running_sum(deltas, np.empty(3, dtype=np.int64), 0)
     for tf in _kinds([1, 2, 1], ("<u1", "<f4", "<f8")):
         kernels.add_bm25(ids, tf, lengths, norms, counted, 1.0, 1.2, 1.0, totals)
-    for positions in _kinds([0, 1, 4, 2], ("<u2", "<u4", "<i8")):
-        docs, starts = kernels.phrase_docs_first(ids, ids, counts, positions, 0)
-        kernels.phrase_narrow(docs, starts, ids, counts, positions, 1)
+    # a phrase's words are packed into int64 arrays whatever they were read as
+    two = np.array([0, 2, 3, 0, 2, 3], dtype=np.int64)
+    id_off = np.array([0, 3, 6], dtype=np.int64)
+    pstart = np.array([0, 1, 3, 4, 5, 7, 8], dtype=np.int64)
+    positions = np.array([0, 1, 4, 2, 1, 2, 5, 3], dtype=np.int64)
+    kernels.phrase_docs(ids, two, id_off, pstart, positions, np.array([0, 1], dtype=np.int64))
     kernels.intersect(ids, ids, True)
 
 
