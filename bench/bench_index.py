@@ -374,8 +374,9 @@ What the numbers rest on (details in the module docstrings of `search/`):
   "with pairs" slower to index than "without" (`PORTAL_ARCHIVE_PHRASE_PAIRS=off`).
 - **Search** (`search/query.py`, docs/search.md): whole posting lists read as numpy arrays,
   matching on one field with folded terms (title and exact-accent terms only score),
-  Whoosh's BM25F computed term at a time, facets as `bincount`s of column codes cached per
-  searcher, phrases on the word pairs' positions.
+  Whoosh's BM25F computed term at a time, facets counted from column codes cached per
+  searcher, phrases on the word pairs' positions (stored uncompressed); the per-posting
+  loops compiled with numba (`search/kernels.py`).
 - The machine is shared with other sessions' benchmarks; runs are interleaved so a burst of
   load hits all engines alike, but single numbers can still move by 30% or more.
 - The generated corpus is far more repetitive than real articles (bigrams of five seed
