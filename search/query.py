@@ -555,17 +555,19 @@ class _Segment:
                 mask[deleted] = False
             found = np.flatnonzero(mask)
         else:
-            lists = [self.postings(c.field, w).ids for c in required for w in c.words]
-            # a phrase's pairs too, all of them (the positions are read for those that cover
-            # it only): a rare phrase of common words narrows the matches first, and few
-            # documents with every pair of a phrase lack the phrase, whose positions are then
-            # checked in the documents that have it
-            lists += [
-                self.postings(_PAIRS, a + PAIR_SEPARATOR + b).ids
-                for c in required
-                if c.is_phrase and self._by_pairs(c)
-                for a, b in zip(c.words, c.words[1:], strict=False)
-            ]
+            lists = []
+            for c in required:
+                if c.is_phrase and self._by_pairs(c):
+                    # all the phrase's pairs (the positions are read for those that cover it
+                    # only): a rare phrase of common words narrows the matches first, and few
+                    # documents with every pair lack the phrase. Its words need no list of
+                    # their own: a document with a pair has both words in the body.
+                    lists += [
+                        self.postings(_PAIRS, a + PAIR_SEPARATOR + b).ids
+                        for a, b in zip(c.words, c.words[1:], strict=False)
+                    ]
+                else:
+                    lists += [self.postings(c.field, w).ids for w in c.words]
             lists.sort(key=len)
             found = lists[0]
             if allowed is not None:
