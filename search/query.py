@@ -14,14 +14,13 @@ Query language (parsed here, not by Whoosh's QueryParser):
 How a query runs (see docs/benchmarks.md, "Web application" and "Search backends", for the
 measurements): the query becomes :class:`Clause` s; each segment's posting lists are read
 whole as numpy arrays (:mod:`search.postings`, from the raw blocks of :mod:`search.blocks`),
-the match set is an intersection of sorted document numbers through boolean arrays of the
-segment's documents (phrases checked on the positions of the documents left), and the BM25F
-scores are summed term by term into a dense array of the segment's documents (the per-posting
-loops compiled: :mod:`search.kernels`) — the same
-formula, parameters and statistics as Whoosh's ``BM25F``, operation for operation, so a page
-ranks as :func:`build_query` run by Whoosh would (tests/search check it). Filters are boolean
-arrays, facet counts a ``bincount`` of integer-coded column values, date sorting a rank array:
-all computed once per searcher. Totals and facets count every match exactly. Only the hits of
+the match set is an intersection of sorted document numbers (phrases checked on the
+positions of the documents left), and the BM25F scores are summed term by term into a dense
+array of the segment's documents — the same formula, parameters and statistics as Whoosh's
+``BM25F``, operation for operation, so a page ranks as :func:`build_query` run by Whoosh
+would (tests/search check it). The loops over postings are compiled (:mod:`search.kernels`).
+Filters are boolean arrays, facet counts one pass over integer-coded column values, date
+sorting a rank array: all computed once per searcher. Totals and facets count every match exactly. Only the hits of
 the page get stored fields and a snippet.
 """
 
