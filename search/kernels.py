@@ -14,17 +14,22 @@ The arithmetic is the same as numpy's, operation for operation and in the same o
 (``fastmath`` off), so the scores are bit for bit those of Whoosh's ``BM25F``
 (tests/search/test_kernels.py checks both against numpy; tests/search checks the ranking
 against Whoosh). Compiled on first use and cached beside this file (``cache=True``; numba
-falls back to a user cache directory where that is not writable).
+falls back to a user cache directory where that is not writable; not cached at all when
+imported from a zip, as Scrapyd runs the project from an egg).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from numba import njit
 
 __all__ = ["add_bm25", "count_codes", "intersect", "phrase_docs", "running_sum"]
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+# Cached beside this file; a module imported from a zip (a Scrapyd egg) has no file there, and
+# numba refuses to cache it: compiled on first use in each process instead.
+_JIT = {"cache": os.path.isfile(__file__), "nogil": True, "error_model": "numpy"}
 
 
 @njit(**_JIT)
