@@ -1051,9 +1051,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CliError(f"--port {args.port}: expected 1-65535")
     from archive.web.operations import Operations
-    from search.query import search_threads
 
-    search_threads()  # a bad $PORTAL_ARCHIVE_SEARCH_THREADS stops the server now, not each search
     config = config_from(args)
     allow = args.allow_private or truthy(os.environ.get(ENV_ALLOW_PRIVATE))
     portals = Path(args.portals).resolve() if args.portals else None

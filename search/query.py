@@ -26,12 +26,9 @@ the page get stored fields and a snippet.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -48,14 +45,7 @@ from whoosh.util.times import datetime_to_long
 from archive.text import nfc
 from search import kernels, postings
 from search.analysis import EXACT_PREFIX, PAIR_SEPARATOR, QueryToken, analyze_query, pair_terms
-from search.index import (
-    IndexSettingError,
-    SearchIndex,
-    field_lengths,
-    kind_slug,
-    local_naive,
-    parse_pub,
-)
+from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 from search.snippets import snippet
 
 __all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse_query",
@@ -681,60 +671,15 @@ def _field_length_table() -> np.ndarray:
 _LENGTHS = _field_length_table()
 
 
-# --- segments in parallel -----------------------------------------------------------------------
-#
-# A query's work is per segment until the matches and the best hits are merged, and the compiled
-# loops (search.kernels) release the GIL: the segments are searched by a pool of threads. The
-# readers are shared as they are between concurrent searches of the web application (a segment
-# is only ever read by one thread of a query).
-
-ENV_THREADS = "PORTAL_ARCHIVE_SEARCH_THREADS"
-_MAX_THREADS = 8
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def search_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """How many threads search a query's segments: ``$PORTAL_ARCHIVE_SEARCH_THREADS`` (1: one
-    after the other), by default the CPUs this process may use, at most 8."""
-    value = environ.get(ENV_THREADS, "").strip()
-    if not value:
-        return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1, _MAX_THREADS)  # fmt: skip
-    if not value.isdigit() or int(value) < 1:
-        raise IndexSettingError(
-            f"{ENV_THREADS}={value!r}: give a whole number of threads, 1 or more"
-        )
-    return int(value)
-
-
-def _each(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """``[fn(x) for x in items]``, by the search threads when there are several."""
-    threads = search_threads()
-    if threads < 2 or len(items) < 2:
-        return [fn(x) for x in items]
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers != threads:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(threads, thread_name_prefix="portal-archive-search")
-        pool = _pool
-    return list(pool.map(fn, items))
-
-
 def _match(
     searcher: Searcher, parsed: ParsedQuery | None, allowed: list[np.ndarray] | None
 ) -> list[tuple[_Segment, np.ndarray]]:
     """Each segment with its matching local docnums (``allowed``: see :func:`_allowed`)."""
-    leaves = _SearcherData.of(searcher).leaves
-
-    def one(i: int) -> tuple[_Segment, np.ndarray]:
-        reader, offset = leaves[i]
+    out = []
+    for i, (reader, offset) in enumerate(_SearcherData.of(searcher).leaves):
         seg = _Segment(reader, offset, parsed)
-        return seg, seg.matches(None if allowed is None else allowed[i])
-
-    return _each(one, range(len(leaves)))
+        out.append((seg, seg.matches(None if allowed is None else allowed[i])))
+    return out
 
 
 def _docnums(matched: list[tuple[_Segment, np.ndarray]]) -> np.ndarray:
@@ -753,15 +698,14 @@ def _top(
     """(global docnum, score or None) of the first ``limit`` matches in ``sort`` order."""
     parsed = matched[0][0].parsed if matched else None
     if sort == "relevance" and parsed is not None and parsed.required:
-        data = _SearcherData.of(searcher)
-        for fieldname in {c.field for c in parsed.required + parsed.optional}:
-            data.bm25_norms(fieldname)  # computed once, before the threads
-        some = [(seg, found) for seg, found in matched if len(found)]
-        if not some:
+        scores, docs = [], []
+        for seg, found in matched:
+            if len(found):
+                s, d = seg.best(searcher, found, limit)
+                scores.append(s)
+                docs.append(d + seg.offset)
+        if not docs:
             return []
-        best = _each(lambda m: m[0].best(searcher, m[1], limit), some)
-        scores = [s for s, _ in best]
-        docs = [d + seg.offset for (_, d), (seg, _) in zip(best, some, strict=True)]
         all_scores, all_docs = np.concatenate(scores), np.concatenate(docs)
         order = np.lexsort((all_docs, -all_scores))[:limit]  # ties: index order, as Whoosh
         return list(zip(all_docs[order].tolist(), all_scores[order].tolist(), strict=True))
