@@ -14,6 +14,7 @@ articles) is the plain writer's.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import pickle
@@ -29,6 +30,7 @@ import whoosh
 from whoosh import index as whoosh_index
 from whoosh.codec import whoosh3
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.filedb.structfile import BufferFile
 from whoosh.searching import Searcher
 from whoosh.writing import PostingPool
 
@@ -80,15 +82,17 @@ ENV_PAIRS = "PORTAL_ARCHIVE_PHRASE_PAIRS"
 
 # --- whoosh-reloaded 2.7.5 hot-path patches -----------------------------------------------------
 #
-# Two per-posting costs in Whoosh's writer, found by profiling single-process indexing, are
-# replaced with equivalent code (same values, same API), only on the version they were
-# written against:
+# Per-posting costs in Whoosh's writer, found by profiling single-process indexing, and a copy
+# of the whole index in every searching process are replaced with equivalent code (same
+# values, same API), only on the version they were written against:
 # * the per-document reader answers doc_field_length() from the on-disk column through three
 #   Python layers; Whoosh asks once per POSTING when writing a segment (block length stats)
 #   and once per scored document at search time (18% of indexing time). Segments are
 #   immutable, so a length column is read into memory once per reader.
 # * PostingPool.add() type-asserts every posting and recomputes a size estimate from ten
 #   terms; the writer ignores a custom ``poolclass``, so the method itself is replaced.
+# * BufferFile (a part of a segment's memory map) copied its whole buffer into a BytesIO on
+#   opening (see _buffer_file_init, below).
 
 _BYTE_TO_LENGTH = [whoosh3.byte_to_length(b) for b in range(256)]
 
@@ -213,8 +217,60 @@ def _read_data(self: Any) -> None:
     self._data = pickle.loads(b)
 
 
+class _ViewFile(io.RawIOBase):
+    """A read-only file over a memoryview, without copying it."""
+
+    def __init__(self, view: Any) -> None:
+        super().__init__()
+        self._view = memoryview(view).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = max(0, min(len(b), len(self._view) - self._pos))
+        b[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._pos + size
+        data = bytes(self._view[self._pos : end])
+        self._pos += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = base + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def getvalue(self) -> bytes:
+        return bytes(self._view)
+
+
+def _buffer_file_init(self: Any, buf: Any, name: str | None = None, onclose: Any = None) -> None:
+    """``BufferFile.__init__`` without ``BytesIO(buf)``, which copies the buffer: a segment
+    file's parts are views of its memory map, so every search process held a copy of the
+    whole index in its own memory (1.1 GB at 100,000 articles, ~11 GB at 1,000,000). Reads
+    by position (``get``, what search/postings.py uses) read the map in place already."""
+    self._buf = buf
+    self._name = name
+    self.file = _ViewFile(buf)
+    self.onclose = onclose
+    self.is_real = False
+    self.is_closed = False
+
+
 _PATCHED = whoosh.__version__ == (2, 7, 5)
 if _PATCHED:
+    BufferFile.__init__ = _buffer_file_init
     whoosh3.W3LeafMatcher._read_data = _read_data
     whoosh3.W3PerDocReader.doc_field_length = _cached_doc_field_length
     whoosh3.W3PostingsWriter._write_block = _write_block
