@@ -422,10 +422,12 @@ def _allowed(
     doc_kind: str | list[str] | None = None,
     year: int | list[int] | None = None,
     units: Collection[str] | None = None,
+    leaves: Sequence[tuple[Any, int]] | None = None,
 ) -> list[np.ndarray] | None:
-    """Per leaf segment, a boolean array of its documents, true for those every filter lets
-    through; None when there is no filter. ``units``: entries linked to any of these unit
-    keys (an empty collection lets nothing through)."""
+    """Per leaf segment (``leaves``, default all of the searcher's), a boolean array of its
+    documents, true for those every filter lets through; None when there is no filter.
+    ``units``: entries linked to any of these unit keys (an empty collection lets nothing
+    through)."""
     keyword: list[tuple[str, list[str]]] = []
     if units is not None:
         # a province covers ~700 unit keys, most never linked: look up only those indexed
@@ -456,7 +458,7 @@ def _allowed(
     # the most selective first: each later filter only narrows the set
     keyword.sort(key=lambda kv: _doc_frequency(data, *kv))
     out: list[np.ndarray] = []
-    for reader, offset in data.leaves:
+    for reader, offset in data.leaves if leaves is None else leaves:
         n = reader.doc_count_all()
         allowed = None if in_dates is None else in_dates[offset : offset + n].copy()
         for fieldname, values in keyword:
@@ -672,11 +674,14 @@ _LENGTHS = _field_length_table()
 
 
 def _match(
-    searcher: Searcher, parsed: ParsedQuery | None, allowed: list[np.ndarray] | None
+    leaves: Sequence[tuple[Any, int]],
+    parsed: ParsedQuery | None,
+    allowed: list[np.ndarray] | None,
 ) -> list[tuple[_Segment, np.ndarray]]:
-    """Each segment with its matching local docnums (``allowed``: see :func:`_allowed`)."""
+    """Each of ``leaves`` with its matching local docnums (``allowed``: see
+    :func:`_allowed`)."""
     out = []
-    for i, (reader, offset) in enumerate(_SearcherData.of(searcher).leaves):
+    for i, (reader, offset) in enumerate(leaves):
         seg = _Segment(reader, offset, parsed)
         out.append((seg, seg.matches(None if allowed is None else allowed[i])))
     return out
@@ -724,8 +729,9 @@ def _top(
 # --- facets -----------------------------------------------------------------------------------
 
 
-def _facet_counts(data: _SearcherData, docnums: np.ndarray) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
+def _facet_counts(data: _SearcherData, docnums: np.ndarray) -> dict[str, Counter[str]]:
+    """Per facet, how many of ``docnums`` have each value (unordered)."""
+    out: dict[str, Counter[str]] = {}
     matrix, columns = data.facet_codes()
     every = kernels.count_codes(docnums, matrix, columns[-1][2] + len(columns[-1][1]))
     for name, labels, at in columns:
@@ -738,14 +744,83 @@ def _facet_counts(data: _SearcherData, docnums: np.ndarray) -> dict[str, dict[st
                     counts[t] += n
             elif key:
                 counts[key] += n
+        out[name] = counts
+    return out
+
+
+def _ordered_facets(counts: Mapping[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    """Facet counts as shown: years newest first, other values most frequent first."""
+    out: dict[str, dict[str, int]] = {}
+    for name in _FACET_COLUMNS:
+        items = counts.get(name, Counter()).items()
         if name == "year":
-            out[name] = dict(sorted(counts.items(), reverse=True))
+            out[name] = dict(sorted(items, reverse=True))
         else:
-            out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            out[name] = dict(sorted(items, key=lambda kv: (-kv[1], kv[0])))
     return out
 
 
 # --- search -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    """What some of a searcher's segments give for a search: how many of their documents
+    match, their first ``limit`` matches in the sort's order as (sort key, global docnum,
+    score or None), and their facet counts (None: not asked). Parts of disjoint segments
+    add up (:func:`merge_parts`): a search run over all segments at once, or split between
+    processes (:mod:`search.shards`), gives the same page."""
+
+    total: int
+    top: list[tuple[Any, int, float | None]]
+    facets: dict[str, Counter[str]] | None
+
+
+def evaluate(
+    searcher: Searcher,
+    query: str,
+    filters: Mapping[str, Any],
+    sort: str,
+    limit: int,
+    facets: bool,
+    leaves: Sequence[int] | None = None,
+) -> Part:
+    """:func:`search`'s matching, ranking and facet counting over the searcher's leaf
+    segments numbered ``leaves`` (default all); ``filters``: :func:`_allowed`'s keyword
+    arguments. ``sort`` as :func:`search` gives it (relevance only with a query)."""
+    parsed = parse_query(query)
+    data = _SearcherData.of(searcher)
+    chosen = data.leaves if leaves is None else [data.leaves[i] for i in leaves]
+    allowed = _allowed(data, **filters, leaves=chosen)
+    if allowed is not None and not any(a.any() for a in allowed):
+        return Part(0, [], {} if facets else None)
+    matched = _match(chosen, parsed, allowed)
+    docnums = _docnums(matched)
+    top = _top(searcher, matched, docnums, sort, limit)
+    if sort == "relevance" and parsed is not None and parsed.required:
+        keyed = [((-score, d), d, score) for d, score in top]  # type: ignore[operator]
+    elif sort in ("newest", "oldest"):
+        rank = data.date_rank(sort == "newest")
+        keyed = [(int(rank[d]), d, None) for d, _ in top]
+    else:
+        keyed = [(d, d, None) for d, _ in top]
+    return Part(len(docnums), keyed, _facet_counts(data, docnums) if facets else None)
+
+
+def merge_parts(parts: Sequence[Part], limit: int) -> Part:
+    """The parts of disjoint segments as one: totals and facet counts added, the first
+    ``limit`` matches of all in the sort's order (ties in index order, as each part)."""
+    if len(parts) == 1:
+        return parts[0]
+    top = sorted((t for p in parts for t in p.top), key=lambda t: t[0])[:limit]
+    facets: dict[str, Counter[str]] | None = None
+    if all(p.facets is not None for p in parts):
+        facets = {}
+        for p in parts:
+            assert p.facets is not None
+            for name, counts in p.facets.items():
+                facets.setdefault(name, Counter()).update(counts)
+    return Part(sum(p.total for p in parts), top, facets)
 
 
 def _check(sort: str, type_: str | None) -> None:
@@ -794,18 +869,19 @@ def search(
     if parsed is None and sort == "relevance":
         sort = "newest"
     searcher = index.searcher()
-    empty = SearchResult(total=0, hits=[], page=page, per_page=per_page, query=query,
-                         facets={k: {} for k in _FACET_COLUMNS} if facets else {})  # fmt: skip
-    if searcher.doc_count_all() == 0:
-        return empty  # an empty index's reader has no columns (facets would fail)
-    data = _SearcherData.of(searcher)
-    allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
-    if allowed is not None and not any(a.any() for a in allowed):
-        return empty
-    matched = _match(searcher, parsed, allowed)
-    docnums = _docnums(matched)
-    top = _top(searcher, matched, docnums, sort, page * per_page)
-    shown = top[(page - 1) * per_page : page * per_page]
+    if searcher.doc_count_all() == 0:  # an empty index's reader has no columns
+        return SearchResult(total=0, hits=[], page=page, per_page=per_page, query=query,
+                            facets=_ordered_facets({}) if facets else {})  # fmt: skip
+    filters = dict(portal=portal, topic=topic, date_from=date_from, date_to=date_to,
+                   type_=type, doc_kind=doc_kind, year=year, units=units)  # fmt: skip
+    limit = page * per_page
+    # a big index's segments split between processes (search.shards), else all here
+    from search import shards
+
+    part = shards.evaluate(index, searcher, query, filters, sort, limit, facets)
+    if part is None:
+        part = evaluate(searcher, query, filters, sort, limit, facets)
+    shown = [(d, score) for _, d, score in part.top[(page - 1) * per_page : limit]]
     stored = [searcher.stored_fields(d) for d, _ in shown]
     ids = [s["id"] for s in stored]
     if texts_for is not None:
@@ -834,9 +910,9 @@ def search(
             )
         )
     return SearchResult(
-        total=len(docnums),
+        total=part.total,
         hits=hits,
-        facets=_facet_counts(data, docnums) if facets else {},
+        facets=_ordered_facets(part.facets) if part.facets is not None else {},
         page=page,
         per_page=per_page,
         query=query,
@@ -874,7 +950,7 @@ def search_ids(
     allowed = _allowed(data, portal, topic, date_from, date_to, type, doc_kind, year, units)
     if allowed is not None and not any(a.any() for a in allowed):
         return []
-    matched = _match(searcher, parsed, allowed)
+    matched = _match(data.leaves, parsed, allowed)
     found = _docnums(matched)
     if sort != "relevance" or len(found) <= rank_limit:
         docnums = [d for d, _ in _top(searcher, matched, found, sort, len(found))]
