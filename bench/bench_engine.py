@@ -78,6 +78,11 @@ print(json.dumps([out for _, _, out in sides]))
 """
 
 
+#: Settings that change how an engine searches, shown in the command when set (an engine
+#: before them ignores them).
+ENV_SHOWN = ("PORTAL_ARCHIVE_SEARCH_WORKERS",)
+
+
 def tree_at(rev: str, into: Path) -> Path:
     """The repository's code at ``rev`` (HEAD: the working tree itself)."""
     if rev == "HEAD":
@@ -171,7 +176,9 @@ def main() -> int:
     lines = [
         f"## {args.title}",
         "",
-        f"Command: `python bench/bench_engine.py --index {args.index} --bodies {args.bodies} "
+        "Command: `"
+        + "".join(f"{k}={os.environ[k]} " for k in ENV_SHOWN if os.environ.get(k))
+        + f"python bench/bench_engine.py --index {args.index} --bodies {args.bodies} "
         + (
             f"--baseline-index {args.baseline_index} --baseline-bodies {args.baseline_bodies} "
             if args.baseline_index

@@ -90,13 +90,21 @@ def workers_wanted(doc_count: int, segments: int, environ: Mapping[str, str] = o
 
 def split(sizes: Sequence[int], parts: int) -> list[list[int]]:
     """The segment numbers (of ``sizes`` documents each) dealt into ``parts`` groups of
-    about equal documents: the biggest first, each to the group with the fewest."""
+    about equal documents: size classes (powers of two) biggest first, each segment to the
+    group with the fewest documents counted in units of its class, ties taking turns. So
+    segments of one class alternate between the groups in index order: neighbours, written
+    at about the same time and alike in content, are searched by different workers (on the
+    500,000-article benchmark index, dealt by exact size, one worker took 83-87 ms and the
+    other 63-68 for the same phrase query)."""
     groups: list[list[int]] = [[] for _ in range(parts)]
     load = [0] * parts
-    for i in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
-        g = min(range(parts), key=lambda g: (load[g], g))
+    turn = 0
+    for i in sorted(range(len(sizes)), key=lambda i: (-max(sizes[i], 1).bit_length(), i)):
+        unit = 1 << (max(sizes[i], 1).bit_length() - 1)
+        g = min(range(parts), key=lambda g: (load[g] // unit, (g - turn) % parts))
         groups[g].append(i)
         load[g] += sizes[i]
+        turn = g + 1
     return [sorted(g) for g in groups if g]
 
 

@@ -172,7 +172,11 @@ def test_how_many_workers(monkeypatch):
             shards.workers_wanted(10**6, 40, {shards.ENV_WORKERS: bad})
 
 
-def test_segments_are_dealt_by_size():
-    assert shards.split([25, 25, 10, 40], 2) == [[2, 3], [0, 1]]  # 40 + 10, 25 + 25
-    assert shards.split([5, 5, 5], 2) == [[0, 2], [1]]
+def test_segments_are_dealt_by_size_neighbours_apart():
+    # a bulk load's segments of about one size alternate, whatever their exact sizes
+    assert shards.split([25_000, 24_000, 24_900, 24_100], 2) == [[0, 2], [1, 3]]
+    assert shards.split([24_500] * 7, 3) == [[0, 3, 6], [1, 4], [2, 5]]
+    # sizes balanced: one big segment against four a quarter of its size
+    assert shards.split([100_000, 25_000, 25_000, 25_000, 25_000], 2) == [[0], [1, 2, 3, 4]]
+    assert shards.split([40, 25, 25, 10], 2) == [[0, 3], [1, 2]]
     assert shards.split([7], 2) == [[0]]
