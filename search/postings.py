@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from collections.abc import Callable
 from pickle import loads
 from typing import Any, NamedTuple
 
@@ -84,7 +85,7 @@ def read(reader: Any, fieldname: str, text: str, *, values: bool = False) -> Pos
         except TermNotFound:
             return EMPTY
         if not info.is_inlined():
-            out = _read_raw(terms._postfile.get, info.extent()[0], values)
+            out = _read_raw(_getter(terms._postfile), info.extent()[0], values)
     elif (fieldname, btext) not in reader:
         return EMPTY
     if out is None:
@@ -135,6 +136,24 @@ def _read_matcher(m: Any, values: bool) -> Postings:
 _BLOCK_LENGTH = struct.Struct("!i")
 _PEEK = 96  # bytes enough for a block's info (~40) and its data's header (9)
 _BLOCK_INFO = re.compile(rb"\x80\x02\((?:K.|M..|J....|G.{8}|N|\x88|\x89)*t(?:q.)?\.", re.S)
+
+
+def _getter(postfile: Any) -> Callable[[int, int], Any]:
+    """``get(offset, length)`` of a postings file: a view of its memory map where it is
+    one (a segment's part, search.index's BufferFile), so that numpy reads the ids, weights
+    and positions in place; else the file's own ``get``, which copies."""
+    buf = getattr(postfile, "_buf", None) if _IN_PLACE else None
+    if type(buf) is not memoryview:
+        return postfile.get
+
+    def view(offset: int, length: int) -> memoryview:
+        return buf[offset : offset + length]
+
+    return view
+
+
+#: False: posting lists are copied out of the memory map (the tests compare both ways)
+_IN_PLACE = True
 
 
 def _read_raw(get: Any, start: int, values: bool) -> Postings | None:

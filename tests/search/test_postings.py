@@ -130,6 +130,29 @@ def test_raw_lists_walked_here_or_by_whoosh_read_the_same(index: SearchIndex, mo
             assert a.tolist() == b.tolist()
 
 
+def test_raw_lists_are_read_in_place_of_the_memory_map(index: SearchIndex, monkeypatch):
+    """Raw lists' weights and positions are views of the segment's memory map, not copies,
+    and the same as copies (a list of one block: several are joined into one array)."""
+    one_block = 0
+    for sub, _ in index.searcher().leaf_searchers():
+        reader = sub.reader()
+        if not _is_raw(reader):
+            continue
+        for word in ("cai", "tuyen"):
+            viewed = postings.read(reader, "body", word, values=True)
+            with monkeypatch.context() as patch:
+                patch.setattr(postings, "_IN_PLACE", False)
+                copied = postings.read(reader, "body", word, values=True)
+            for a, b in zip(viewed, copied, strict=True):
+                assert a.tolist() == b.tolist()
+            assert not isinstance(copied.positions.base, memoryview)
+            if 0 < len(viewed.ids) <= 64:  # the fixture's blocks hold 64 postings
+                one_block += 1
+                assert isinstance(viewed.weights.base, memoryview)
+                assert isinstance(viewed.positions.base, memoryview)
+    assert one_block or not any(_is_raw(s.reader()) for s, _ in index.searcher().leaf_searchers())
+
+
 def _is_raw(reader) -> bool:
     m = reader._terms.matcher("body", b"cai", reader.schema["body"].format)
     return blocks.is_raw(m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset))
