@@ -297,6 +297,11 @@ def _head(data: bytes, compression: int, n: int) -> tuple[tuple, Any] | None:
 # binary searched, and a document is taken at its first full match.
 
 
+#: The position arrays search.kernels.phrase_docs is compiled for (search.warm): as stored in
+#: raw blocks (uint16, uint32), as unpacked from older blocks (int64).
+_POSITION_TYPES = (np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.int64))
+
+
 def phrase_docs(
     words: list[Postings], candidates: np.ndarray, places: list[int] | None = None
 ) -> np.ndarray:
@@ -316,20 +321,21 @@ def phrase_docs(
     sizes = [len(p.ids) for p in packed]
     id_off = np.zeros(len(packed) + 1, dtype=np.int64)
     id_off[1:] = np.cumsum(sizes)
-    pstart, base = [], 0
-    for p in packed:
-        assert p.counts is not None and p.positions is not None
-        starts = np.empty(len(p.ids) + 1, dtype=np.int64)
-        starts[0] = base
-        np.cumsum(p.counts, out=starts[1:])
-        starts[1:] += base
-        pstart.append(starts)
-        base += len(p.positions)
+    # each word's posting starts, after a 0: the running sum of [0, counts of word 0, 0,
+    # counts of word 1, ...] is word 0's starts from 0, then word 1's from where word 0's
+    # positions end, ...
+    assert all(p.counts is not None and p.positions is not None for p in packed)
+    zero = np.zeros(1, dtype=np.int64)
+    counts = [part for p in packed for part in (zero, p.counts)]
+    pstart = np.cumsum(np.concatenate(counts, dtype=np.int64))  # type: ignore[arg-type]
+    # positions as stored (16 or 32 bits: a quarter or half of int64's memory to write)
+    flat = [p.positions for p in packed]
+    kind = np.result_type(*flat)  # type: ignore[arg-type]
     return kernels.phrase_docs(
         np.asarray(candidates, dtype=np.int64),
         np.concatenate([p.ids for p in packed]),
         id_off,
-        np.concatenate(pstart),
-        np.concatenate([p.positions for p in packed], dtype=np.int64),
+        pstart,
+        np.concatenate(flat, dtype=kind if kind in _POSITION_TYPES else np.int64),  # type: ignore[arg-type]
         np.array([places[i] for i in order], dtype=np.int64),
     )

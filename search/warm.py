@@ -51,12 +51,15 @@ def _every_type() -> None:
         kernels.running_sum(deltas, np.empty(3, dtype=np.int64), 0)
     for tf in _kinds([1, 2, 1], ("<u1", "<f4", "<f8")):
         kernels.add_bm25(ids, tf, lengths, norms, counted, 1.0, 1.2, 1.0, totals)
-    # a phrase's words are packed into int64 arrays whatever they were read as
+    # a phrase's words are packed into int64 arrays, the positions as stored (16 or 32
+    # bits) or int64 (search.postings._POSITION_TYPES)
     two = np.array([0, 2, 3, 0, 2, 3], dtype=np.int64)
     id_off = np.array([0, 3, 6], dtype=np.int64)
     pstart = np.array([0, 1, 3, 4, 5, 7, 8], dtype=np.int64)
-    positions = np.array([0, 1, 4, 2, 1, 2, 5, 3], dtype=np.int64)
-    kernels.phrase_docs(ids, two, id_off, pstart, positions, np.array([0, 1], dtype=np.int64))
+    for dtype in ("<u2", "<u4", "<i8"):
+        positions = np.array([0, 1, 4, 2, 1, 2, 5, 3], dtype=dtype)
+        places = np.array([0, 1], dtype=np.int64)
+        kernels.phrase_docs(ids, two, id_off, pstart, positions, places)
     kernels.intersect(ids, ids, True)
 
 

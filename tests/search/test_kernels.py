@@ -150,5 +150,6 @@ def test_warm_compiles_every_argument_type():
     # place from a block) and writable
     assert len(kernels.running_sum.signatures) >= 6
     assert len(kernels.add_bm25.signatures) >= 6
-    assert kernels.phrase_docs.signatures and kernels.intersect.signatures
+    assert len(kernels.phrase_docs.signatures) >= 3  # positions of 16, 32 and 64 bits
+    assert kernels.intersect.signatures
     assert kernels.count_codes.signatures
