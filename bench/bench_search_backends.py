@@ -49,6 +49,7 @@ from bench_web import KINDS, QUERIES, UNITS  # noqa: E402
 from archive.text import fold_lower  # noqa: E402
 from search.backend import SearchBackend, WhooshBackend  # noqa: E402
 from search.index import IndexDoc, SearchIndex  # noqa: E402
+from search.shards import ENV_WORKERS, workers_wanted  # noqa: E402
 
 PER_PAGE = 20
 
@@ -343,6 +344,8 @@ def run_backend(name: str, n: int, runs: int, work: Path, chunk: int) -> dict[st
         if name == "whoosh":
             res["size"] = {"total": du(work / "whoosh-index")}
             res["segments"] = len(backend.index.ix.reader().leaf_readers())  # type: ignore[attr-defined]
+            # search workers (search/shards.py: PORTAL_ARCHIVE_SEARCH_WORKERS, auto by size)
+            res["search_workers"] = workers_wanted(n, res["segments"])
         else:
             res["size"] = postgres_sizes(backend)
             res["version"] = subprocess.run(
@@ -412,7 +415,15 @@ def render(res: dict[str, Any]) -> str:
         f"### Search: bench/bench_web.py's {len(QUERIES)} queries × {res['runs']} runs",
         "",
         f"Each call as the search page makes it: {PER_PAGE} hits, facets over every match "
-        "(type, portal, topic, document kind, year), snippets highlighted from the bodies.",
+        "(type, portal, topic, document kind, year), snippets highlighted from the bodies."
+        + (
+            f" Whoosh's segments searched by {w['search_workers']} worker processes at once "
+            "(search/shards.py)."
+            if w.get("search_workers")
+            else " Whoosh searched in one process."
+            if "search_workers" in w
+            else ""
+        ),
         "",
         "| ms over every timed call | Whoosh | PostgreSQL | PostgreSQL / Whoosh |",
         "|---|---:|---:|---:|",
@@ -500,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
     # build's state is kept for the next run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
-    command = "python bench/bench_search_backends.py" + "".join(f" {a}" for a in argv)
+    command = (
+        "".join(f"{k}={os.environ[k]} " for k in (ENV_WORKERS,) if os.environ.get(k))
+        + "python bench/bench_search_backends.py"
+        + "".join(f" {a}" for a in argv)
+    )
     try:
         if args.merge:
             res = merge(args.merge)
