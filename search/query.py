@@ -21,7 +21,9 @@ array of the segment's documents — the same formula, parameters and statistics
 would (tests/search check it). The loops over postings are compiled (:mod:`search.kernels`).
 Filters are boolean arrays, facet counts one pass over integer-coded column values, date
 sorting a rank array: all computed once per searcher. Totals and facets count every match exactly. Only the hits of
-the page get stored fields and a snippet.
+the page get stored fields and a snippet. The per-segment work (:func:`evaluate`) of a big
+index is split between worker processes (:mod:`search.shards`), whose parts add up
+(:func:`merge_parts`) to the page one process finds.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from search.analysis import EXACT_PREFIX, PAIR_SEPARATOR, QueryToken, analyze_qu
 from search.index import SearchIndex, field_lengths, kind_slug, local_naive, parse_pub
 from search.snippets import snippet
 
-__all__ = ["Clause", "Hit", "ParsedQuery", "SearchResult", "build_query", "parse_query",
-           "search", "search_ids"]  # fmt: skip
+__all__ = ["Clause", "Hit", "ParsedQuery", "Part", "SearchResult", "build_query", "evaluate",
+           "merge_parts", "parse_query", "search", "search_ids"]  # fmt: skip
 
 _PAIRS = "pairs"  # the field of word pairs (search.index, search.analysis.PairAnalyzer)
 EXACT_BOOST = 4.0  # per matched accented word; large enough that exact spellings rank first
