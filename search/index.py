@@ -19,6 +19,7 @@ import itertools
 import os
 import pickle
 import shutil
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -437,6 +438,21 @@ def _chunks(items: Iterable[IndexDoc], size: int) -> Iterator[list[IndexDoc]]:
         yield chunk
 
 
+def _opened(open_: Callable[[], Any], attempts: int = 5) -> Any:
+    """``open_()`` (the index, or a searcher of its latest commit), again when a file of the
+    commit it read was gone: the indexer's next commit deletes the table of contents and the
+    merged segments of the one before, between a reader's listing and its opening them
+    (seen once in CI as a FileNotFoundError of a search beside a writing indexer)."""
+    for attempt in range(attempts):
+        try:
+            return open_()
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def merge_tiered(writer: Any, segments: list[Any]) -> list[Any]:
     """Whoosh merge policy: segments in tiers by size (``floor(log10(documents))``, as
     Lucene's LogMergePolicy); when a tier holds :data:`MERGE_FACTOR` segments, the smallest
@@ -496,7 +512,7 @@ class SearchIndex:
         self.path.mkdir(parents=True, exist_ok=True)
         version_file = self.path / VERSION_FILE
         if whoosh_index.exists_in(str(self.path)):
-            self.ix = whoosh_index.open_dir(str(self.path))
+            self.ix = _opened(lambda: whoosh_index.open_dir(str(self.path)))
             built = getattr(self.ix.schema["body"].analyzer, "built_version", None)
             schema = version_file.read_text().strip() if version_file.is_file() else "1"
             if built != VietnameseAnalyzer.version or schema != str(SCHEMA_VERSION):
@@ -522,13 +538,13 @@ class SearchIndex:
     def searcher(self) -> Searcher:
         """A shared searcher, refreshed when the index changed; do not close it."""
         if self._searcher is None:
-            self._searcher = self.ix.searcher()
+            self._searcher = _opened(self.ix.searcher)
         elif not self._searcher.up_to_date():
             # Not Searcher.refresh(): in whoosh-reloaded 2.7.5 it reuses segment readers by
             # segment id, so deletions committed since stay invisible (and it crashes when
             # the old reader was of an empty index). A fresh searcher is cheap.
             self._searcher.close()
-            self._searcher = self.ix.searcher()
+            self._searcher = _opened(self.ix.searcher)
         return self._searcher
 
     def doc_count(self) -> int:

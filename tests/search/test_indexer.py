@@ -147,3 +147,25 @@ def test_watching_indexer_indexes_what_crawls_store_and_stops_on_sigterm(tmp_pat
     assert watcher.returncode == 0, err
     assert "20 indexed" in out and "5 indexed" in out
     assert "indexer stopped after" in out and "25 change(s) indexed" in out
+
+
+def test_opening_tries_again_when_a_commit_removed_its_files():
+    """A reader lists the latest commit, then the indexer's next commit deletes its files:
+    the index (or searcher) is opened again from the newer commit."""
+    from search.index import _opened
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise FileNotFoundError(2, "No such file or directory", "_MAIN_7.toc")
+        return "opened"
+
+    assert _opened(flaky) == "opened" and len(calls) == 3
+
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory", "MAIN_x.seg")
+
+    with pytest.raises(FileNotFoundError):
+        _opened(gone)
